@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Installs what gattway needs, idempotently: Debian 12 packages (apt-get only when something is
+# missing) and, with --test, the npm tools the test suite uses (buf, a reflection-only gRPC client).
+# Usage: scripts/deps.sh [--test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_packages=(
+  cmake ninja-build g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev dbus-daemon
+  libabsl-dev prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev
+  libgtest-dev libgmock-dev
+)
+test_packages=(
+  python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml
+)
+
+want=("${build_packages[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_packages[@]}")
+  command -v npm >/dev/null 2>&1 || want+=(nodejs npm)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ "${1:-}" == "--test" ]]; then
+  # npm ci only when the lock file changed since the last install.
+  stamp=tests/npm/node_modules/.gattway-lock
+  if ! cmp -s tests/npm/package-lock.json "$stamp" 2>/dev/null; then
+    echo "deps: npm ci (tests/npm)"
+    (cd tests/npm && npm ci --no-audit --no-fund --loglevel=error)
+    cp tests/npm/package-lock.json "$stamp"
+  fi
+fi

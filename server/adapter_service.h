@@ -1,0 +1,15 @@
+// gattway.v1.AdapterService.
+#pragma once
+
+#include "gattway/v1/adapter.grpc.pb.h"
+
+namespace gattway::server {
+
+class AdapterServiceImpl final : public v1::AdapterService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* ListAdapters(grpc::CallbackServerContext* context, const v1::ListAdaptersRequest* request, v1::ListAdaptersResponse* response) override;
+  grpc::ServerUnaryReactor* GetAdapter(grpc::CallbackServerContext* context, const v1::GetAdapterRequest* request, v1::GetAdapterResponse* response) override;
+  grpc::ServerUnaryReactor* UpdateAdapter(grpc::CallbackServerContext* context, const v1::UpdateAdapterRequest* request, v1::UpdateAdapterResponse* response) override;
+};
+
+}  // namespace gattway::server

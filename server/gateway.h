@@ -1,0 +1,51 @@
+// The assembled gateway: the BLE layer on its event-loop thread, the gattway.v1 services and the
+// gRPC server. cmd/gattwayd wires flags into GatewayOptions; integration tests build one
+// in-process against a private bus.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace gattway::server {
+
+struct GatewayOptions {
+  // gRPC listen address ("127.0.0.1:50051", "[::]:50051", "unix:/run/gattway.sock"); port 0 picks
+  // a free port.
+  std::string grpcAddress = "127.0.0.1:50051";
+  // Prometheus endpoint; empty disables it.
+  std::string metricsAddress;
+  // D-Bus address of the bus BlueZ is on; empty: the system bus (DBUS_SYSTEM_BUS_ADDRESS, else
+  // /run/dbus/system_bus_socket).
+  std::string dbusAddress;
+  // Where policies and persistent sessions are kept.
+  std::string stateDir;
+  // Configuration file (YAML or JSON GatewayConfig); empty: none.
+  std::string configFile;
+};
+
+class Gateway {
+ public:
+  explicit Gateway(GatewayOptions options);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Starts serving; health turns SERVING once the gRPC server is up.
+  absl::Status start();
+  // The bound gRPC port (after start()).
+  int grpcPort() const;
+  // Reloads the configuration file (SIGHUP).
+  absl::Status reload();
+  // Ends open streams, stops accepting calls and releases BlueZ resources, within `grace`.
+  void shutdown(absl::Duration grace);
+
+ private:
+  struct Parts;
+  GatewayOptions options_;
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace gattway::server

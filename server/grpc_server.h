@@ -1,0 +1,40 @@
+// The gRPC server: gattway.v1 services on the callback API, the standard health service and
+// server reflection.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "grpcpp/server.h"
+
+namespace gattway::server {
+
+class GrpcServer {
+ public:
+  // `services` must outlive the server.
+  explicit GrpcServer(std::vector<grpc::Service*> services);
+  ~GrpcServer();
+
+  // Binds and starts serving. An address with port 0 binds an ephemeral port (see port()).
+  absl::Status start(const std::string& address);
+  int port() const { return port_; }
+
+  // Health: SERVING / NOT_SERVING for the whole server and every gattway.v1 service.
+  void setServing(bool serving);
+
+  // Stops accepting calls, gives running ones `grace` to finish, then cancels the rest.
+  void shutdown(absl::Duration grace);
+
+ private:
+  std::vector<grpc::Service*> services_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+// Fully qualified names of the gattway.v1 services, as health and reflection report them.
+const std::vector<std::string>& apiServiceNames();
+
+}  // namespace gattway::server

@@ -1,0 +1,23 @@
+// gattway.v1.PeripheralService.
+#pragma once
+
+#include "gattway/v1/peripheral.grpc.pb.h"
+
+namespace gattway::server {
+
+class PeripheralServiceImpl final : public v1::PeripheralService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* RegisterServices(grpc::CallbackServerContext* context, const v1::RegisterServicesRequest* request, v1::RegisterServicesResponse* response) override;
+  grpc::ServerUnaryReactor* UnregisterServices(grpc::CallbackServerContext* context, const v1::UnregisterServicesRequest* request, v1::UnregisterServicesResponse* response) override;
+  grpc::ServerUnaryReactor* StartAdvertising(grpc::CallbackServerContext* context, const v1::StartAdvertisingRequest* request, v1::StartAdvertisingResponse* response) override;
+  grpc::ServerUnaryReactor* StopAdvertising(grpc::CallbackServerContext* context, const v1::StopAdvertisingRequest* request, v1::StopAdvertisingResponse* response) override;
+  grpc::ServerUnaryReactor* SetValue(grpc::CallbackServerContext* context, const v1::SetValueRequest* request, v1::SetValueResponse* response) override;
+  grpc::ServerUnaryReactor* GetValue(grpc::CallbackServerContext* context, const v1::GetValueRequest* request, v1::GetValueResponse* response) override;
+  grpc::ServerUnaryReactor* Notify(grpc::CallbackServerContext* context, const v1::NotifyRequest* request, v1::NotifyResponse* response) override;
+  grpc::ServerWriteReactor<v1::StreamWritesResponse>* StreamWrites(grpc::CallbackServerContext* context, const v1::StreamWritesRequest* request) override;
+  grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>* HandleReads(grpc::CallbackServerContext* context) override;
+  grpc::ServerWriteReactor<v1::WatchPeripheralResponse>* WatchPeripheral(grpc::CallbackServerContext* context, const v1::WatchPeripheralRequest* request) override;
+  grpc::ServerUnaryReactor* GetPeripheral(grpc::CallbackServerContext* context, const v1::GetPeripheralRequest* request, v1::GetPeripheralResponse* response) override;
+};
+
+}  // namespace gattway::server

@@ -1,0 +1,81 @@
+// The gateway in-process on an ephemeral port, called over real gRPC.
+#include <memory>
+
+#include "gattway/v1/peripheral.grpc.pb.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/security/credentials.h"
+#include "gtest/gtest.h"
+#include "server/gateway.h"
+#include "server/grpc_server.h"
+
+namespace gattway {
+namespace {
+
+class AGateway : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    server::GatewayOptions options;
+    options.grpcAddress = "127.0.0.1:0";
+    gateway_ = new server::Gateway(options);
+    ASSERT_TRUE(gateway_->start().ok());
+  }
+  static void TearDownTestSuite() {
+    delete gateway_;
+    gateway_ = nullptr;
+  }
+  std::shared_ptr<grpc::Channel> channel() {
+    return grpc::CreateChannel("127.0.0.1:" + std::to_string(gateway_->grpcPort()),
+                               grpc::InsecureChannelCredentials());
+  }
+  static grpc::ClientContext* withDeadline(grpc::ClientContext* ctx) {
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return ctx;
+  }
+  static server::Gateway* gateway_;
+};
+server::Gateway* AGateway::gateway_ = nullptr;
+
+TEST_F(AGateway, ReportsHealthServingForItselfAndEveryService) {
+  auto health = grpc::health::v1::Health::NewStub(channel());
+  std::vector<std::string> names = server::apiServiceNames();
+  names.push_back("");
+  for (const auto& name : names) {
+    grpc::ClientContext ctx;
+    grpc::health::v1::HealthCheckRequest request;
+    request.set_service(name);
+    grpc::health::v1::HealthCheckResponse response;
+    ASSERT_TRUE(health->Check(withDeadline(&ctx), request, &response).ok()) << name;
+    EXPECT_EQ(response.status(), grpc::health::v1::HealthCheckResponse::SERVING) << name;
+  }
+}
+
+TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
+  auto stub = v1::PeripheralService::NewStub(channel());
+  grpc::ClientContext ctx;
+  v1::NotifyResponse response;
+  const grpc::Status s = stub->Notify(withDeadline(&ctx), v1::NotifyRequest(), &response);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(s.error_message().find("PeripheralService.Notify is not built yet"), std::string::npos)
+      << s.error_message();
+  google::rpc::Status rich;
+  ASSERT_TRUE(rich.ParseFromString(s.error_details()));
+  google::rpc::ErrorInfo info;
+  ASSERT_EQ(rich.details_size(), 1);
+  ASSERT_TRUE(rich.details(0).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "NOT_BUILT_YET");
+}
+
+TEST_F(AGateway, EndsAnUnbuiltStreamWithUnimplemented) {
+  auto stub = v1::PeripheralService::NewStub(channel());
+  grpc::ClientContext ctx;
+  auto reader = stub->WatchPeripheral(withDeadline(&ctx), v1::WatchPeripheralRequest());
+  v1::WatchPeripheralResponse event;
+  EXPECT_FALSE(reader->Read(&event));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+}  // namespace
+}  // namespace gattway
