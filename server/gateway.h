@@ -3,11 +3,17 @@
 // in-process against a private bus.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+
+namespace gattway {
+class EventLoop;
+class PeripheralBackend;
+}  // namespace gattway
 
 namespace gattway::server {
 
@@ -24,6 +30,9 @@ struct GatewayOptions {
   std::string stateDir;
   // Configuration file (YAML or JSON GatewayConfig); empty: none.
   std::string configFile;
+  // Builds the hosted peripheral's backend on the loop thread; unset: BlueZ on dbusAddress.
+  // Tests inject an in-process fake.
+  std::function<std::unique_ptr<PeripheralBackend>(EventLoop&)> peripheralBackend;
 };
 
 class Gateway {

@@ -1,6 +1,7 @@
 // The gateway in-process on an ephemeral port, called over real gRPC.
 #include <memory>
 
+#include "gattway/v1/metrics.grpc.pb.h"
 #include "gattway/v1/peripheral.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -53,12 +54,12 @@ TEST_F(AGateway, ReportsHealthServingForItselfAndEveryService) {
 }
 
 TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
-  auto stub = v1::PeripheralService::NewStub(channel());
+  auto stub = v1::MetricsService::NewStub(channel());
   grpc::ClientContext ctx;
-  v1::NotifyResponse response;
-  const grpc::Status s = stub->Notify(withDeadline(&ctx), v1::NotifyRequest(), &response);
+  v1::GetMetricsResponse response;
+  const grpc::Status s = stub->GetMetrics(withDeadline(&ctx), v1::GetMetricsRequest(), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("PeripheralService.Notify is not built yet"), std::string::npos)
+  EXPECT_NE(s.error_message().find("MetricsService.GetMetrics is not built yet"), std::string::npos)
       << s.error_message();
   google::rpc::Status rich;
   ASSERT_TRUE(rich.ParseFromString(s.error_details()));
@@ -68,13 +69,23 @@ TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
   EXPECT_EQ(info.reason(), "NOT_BUILT_YET");
 }
 
-TEST_F(AGateway, EndsAnUnbuiltStreamWithUnimplemented) {
+TEST_F(AGateway, EndsAPeripheralStreamWithUnavailableWhenBlueZIsAbsent) {
+  // The test gateway talks to the system bus, where no org.bluez runs (or no bus at all).
   auto stub = v1::PeripheralService::NewStub(channel());
   grpc::ClientContext ctx;
   auto reader = stub->WatchPeripheral(withDeadline(&ctx), v1::WatchPeripheralRequest());
   v1::WatchPeripheralResponse event;
+  grpc::ClientContext ctx2;
+  v1::GetValueResponse value;
+  v1::GetValueRequest request;
+  request.mutable_characteristic()->set_characteristic_uuid("2A6E");
+  const grpc::Status s = stub->GetValue(withDeadline(&ctx2), request, &value);
+  EXPECT_TRUE(s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              s.error_code() == grpc::StatusCode::FAILED_PRECONDITION)
+      << s.error_code() << " " << s.error_message();
+  ctx.TryCancel();
   EXPECT_FALSE(reader->Read(&event));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  reader->Finish();
 }
 
 }  // namespace
