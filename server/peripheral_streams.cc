@@ -46,6 +46,7 @@ class StreamWritesReactor final : public grpc::ServerWriteReactor<v1::StreamWrit
       });
       if (!sub.ok()) return channel->finish(toGrpcStatus(sub.status()));
       *id = *sub;
+      channel->sendInitialMetadata();
     });
   }
   void OnWriteDone(bool ok) override { channel_->onWriteDone(ok); }
@@ -87,6 +88,7 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchPeripheralRe
         toProto(e, &out);
         channel->push(std::move(out));
       });
+      channel->sendInitialMetadata();
     });
   }
   void OnWriteDone(bool ok) override { channel_->onWriteDone(ok); }

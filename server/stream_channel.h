@@ -54,6 +54,14 @@ class StreamChannel {
     if (!writing_) finishLocked();
   }
 
+  // Tells the client the stream is live (its subscription is in place), unless a message did.
+  void sendInitialMetadata() {
+    std::lock_guard lock(mu_);
+    if (reactor_ == nullptr || finishing_ || metadataSent_) return;
+    metadataSent_ = true;
+    reactor_->StartSendInitialMetadata();
+  }
+
   // The reactor's OnDone: from here on the channel is inert.
   void detach() {
     std::lock_guard lock(mu_);
@@ -69,6 +77,7 @@ class StreamChannel {
     current_ = Response();
     pack_(items, dropped, &current_);
     writing_ = true;
+    metadataSent_ = true;
     reactor_->StartWrite(&current_);
   }
   void finishLocked() {
@@ -85,6 +94,7 @@ class StreamChannel {
   Counter* droppedCounter_;
   std::uint64_t upstreamGap_ = 0;
   bool writing_ = false, finishing_ = false, finished_ = false, broken_ = false;
+  bool metadataSent_ = false;
   grpc::Status status_;
   Response current_;
 };

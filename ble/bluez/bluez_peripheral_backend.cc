@@ -224,7 +224,7 @@ void BluezPeripheralBackend::onBluezSignal(sdbus::Message& m) {
     if (adapterOfPath(path).empty() && !parseDevicePath(path, adapter, address)) return;
     std::string interface;
     m >> interface;
-    parseProperties(path, interface, m, false);
+    parseProperties(path, interface, m, true);
   } else if (member == "InterfacesAdded") {
     sdbus::ObjectPath path;
     m >> path;
@@ -456,7 +456,7 @@ Operation BluezPeripheralBackend::registerAdvertisement(const std::string& adapt
     return fail(err::make(err::Reason::kAlreadyExists,
                           absl::StrCat("advertisement \"", id, "\" is exported already")));
   }
-  const std::string path = absl::StrCat(kObjectRoot, "/adv", ++generation_);
+  const std::string path = absl::StrCat(kObjectRoot, "/adv", ++advertCounter_);
   auto object = ExportedAdvertisement::exportOn(bus_, path, spec, [this, id, path] {
     // Runs inside the Release call: drop the object on the next turn.
     post([this, id, path] {

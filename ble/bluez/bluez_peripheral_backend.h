@@ -89,7 +89,8 @@ class BluezPeripheralBackend final : public PeripheralBackend {
   std::unique_ptr<HostedApplication> app_;
   std::string appAdapter_;
   bool appRegistered_ = false;
-  std::uint64_t generation_ = 0;
+  std::uint64_t generation_ = 0;  // of the application: a BlueZ restart starts a new one
+  std::uint64_t advertCounter_ = 0;
   std::map<std::string, Advert> adverts_;  // by the domain's id
 };
 
