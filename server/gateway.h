@@ -37,6 +37,8 @@ class Gateway {
   absl::Status start();
   // The bound gRPC port (after start()).
   int grpcPort() const;
+  // The bound Prometheus port (after start()); 0 when metrics are off.
+  int metricsPort() const;
   // Reloads the configuration file (SIGHUP).
   absl::Status reload();
   // Ends open streams, stops accepting calls and releases BlueZ resources, within `grace`.

@@ -23,7 +23,8 @@ const std::vector<std::string>& apiServiceNames() {
   return kNames;
 }
 
-GrpcServer::GrpcServer(std::vector<grpc::Service*> services) : services_(std::move(services)) {}
+GrpcServer::GrpcServer(std::vector<grpc::Service*> services, InterceptorFactories interceptors)
+    : services_(std::move(services)), interceptors_(std::move(interceptors)) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) shutdown(absl::ZeroDuration());
@@ -39,6 +40,7 @@ absl::Status GrpcServer::start(const std::string& address) {
   grpc::ServerBuilder builder;
   builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
   for (grpc::Service* s : services_) builder.RegisterService(s);
+  builder.experimental().SetInterceptorCreators(std::move(interceptors_));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

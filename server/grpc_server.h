@@ -9,13 +9,16 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
+#include "grpcpp/support/server_interceptor.h"
 
 namespace gattway::server {
 
 class GrpcServer {
  public:
+  using InterceptorFactories =
+      std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>;
   // `services` must outlive the server.
-  explicit GrpcServer(std::vector<grpc::Service*> services);
+  GrpcServer(std::vector<grpc::Service*> services, InterceptorFactories interceptors = {});
   ~GrpcServer();
 
   // Binds and starts serving. An address with port 0 binds an ephemeral port (see port()).
@@ -30,6 +33,7 @@ class GrpcServer {
 
  private:
   std::vector<grpc::Service*> services_;
+  InterceptorFactories interceptors_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };

@@ -1,5 +1,7 @@
 // gattwayd: the gattway gateway process.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +62,32 @@ std::string checkListenAddress(const std::string& flag, const std::string& addre
   return "";
 }
 
+// Signals are turned into bytes on a pipe that main() reads. A handler (rather than sigwait with a
+// blocked mask) works whichever thread the kernel picks, including threads that libraries start
+// with their own signal masks (civetweb's, under the Prometheus exposer).
+int gSignalPipe[2] = {-1, -1};
+
+void onSignal(int sig) {
+  const char byte = static_cast<char>(sig);
+  [[maybe_unused]] ssize_t n = ::write(gSignalPipe[1], &byte, 1);
+}
+
+void installSignalHandlers() {
+  if (::pipe2(gSignalPipe, O_CLOEXEC) != 0) std::abort();
+  struct sigaction action = {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaction(s, &action, nullptr);
+}
+
+int waitForSignal() {
+  char byte = 0;
+  while (::read(gSignalPipe[0], &byte, 1) != 1) {
+  }
+  return byte;
+}
+
 int fail(const std::string& message) {
   std::fprintf(stderr, "gattwayd: %s\n", message.c_str());
   return 2;
@@ -108,12 +136,7 @@ int main(int argc, char** argv) {
     return fail(e);
   }
 
-  // Signals are taken synchronously by this thread; block them before any thread starts so that
-  // every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  installSignalHandlers();
 
   gattway::server::Gateway gateway(options);
   if (auto s = gateway.start(); !s.ok()) {
@@ -121,8 +144,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   for (;;) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    const int sig = waitForSignal();
     if (sig == SIGHUP) {
       const auto s = gateway.reload();
       if (s.ok()) gattway::log::info("config.reloaded", {{"file", options.configFile}});
