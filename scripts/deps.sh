@@ -9,11 +9,11 @@ build_packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev dbus-daemon
-  libabsl-dev prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev
+  libabsl-dev prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(
-  python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml
+  python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml openssl
 )
 
 want=("${build_packages[@]}")

@@ -31,6 +31,7 @@ struct Gateway::Parts {
   std::shared_ptr<MetricsExport> metricsExport =
       std::make_shared<MetricsExport>(metrics, rpcMetrics, absl::Now(), GATTWAY_VERSION);
   std::unique_ptr<prometheus::Exposer> exposer;
+  std::shared_ptr<TokenStore> tokens;
 
   AdapterServiceImpl adapters;
   ScanServiceImpl scan;
@@ -48,6 +49,22 @@ Gateway::Gateway(GatewayOptions options)
 Gateway::~Gateway() { shutdown(absl::ZeroDuration()); }
 
 absl::Status Gateway::start() {
+  if (auto s = checkExposure(options_.grpcAddress, options_.security); !s.ok()) return s;
+  if (!options_.security.tokensFile.empty()) {
+    auto tokens = TokenStore::load(options_.security.tokensFile);
+    if (!tokens.ok()) return tokens.status();
+    parts_->tokens = std::move(*tokens);
+    log::info("auth.tokens_loaded", {{"file", options_.security.tokensFile},
+                                     {"tokens", parts_->tokens->size()}});
+  }
+  auto credentials = makeServerCredentials(options_.grpcAddress, options_.security, parts_->tokens);
+  if (!credentials.ok()) return credentials.status();
+  if (!isLoopbackAddress(options_.grpcAddress) && options_.security.tlsCertFile.empty() &&
+      options_.security.tokensFile.empty()) {
+    log::warn("grpc.insecure", {{"address", options_.grpcAddress},
+                                {"detail", "plaintext without tokens on a non-loopback address "
+                                           "(--insecure): anyone who can reach it can use it"}});
+  }
   if (!options_.metricsAddress.empty()) {
     try {
       parts_->exposer = std::make_unique<prometheus::Exposer>(options_.metricsAddress);
@@ -59,9 +76,18 @@ absl::Status Gateway::start() {
     log::info("metrics.listening", {{"address", options_.metricsAddress},
                                     {"port", metricsPort()}});
   }
-  if (auto s = parts_->grpc.start(options_.grpcAddress); !s.ok()) return s;
+  if (auto s = parts_->grpc.start(options_.grpcAddress, *credentials, options_.maxMessageBytes);
+      !s.ok()) {
+    return s;
+  }
   parts_->grpc.setServing(true);
-  log::info("grpc.listening", {{"address", options_.grpcAddress}, {"port", parts_->grpc.port()}});
+  log::info("grpc.listening",
+            {{"address", options_.grpcAddress},
+             {"port", parts_->grpc.port()},
+             {"tls", options_.security.tlsCertFile.empty()
+                         ? "off"
+                         : (options_.security.tlsClientCaFile.empty() ? "on" : "mutual")},
+             {"tokens", parts_->tokens ? "on" : "off"}});
   return absl::OkStatus();
 }
 
@@ -73,7 +99,14 @@ int Gateway::metricsPort() const {
   return ports.empty() ? 0 : ports.front();
 }
 
-absl::Status Gateway::reload() { return absl::OkStatus(); }
+absl::Status Gateway::reload() {
+  if (parts_->tokens) {
+    if (auto s = parts_->tokens->reload(); !s.ok()) return s;
+    log::info("auth.tokens_loaded", {{"file", options_.security.tokensFile},
+                                     {"tokens", parts_->tokens->size()}});
+  }
+  return absl::OkStatus();
+}
 
 void Gateway::shutdown(absl::Duration grace) {
   if (!parts_) return;

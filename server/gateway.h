@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/transport_security.h"
 
 namespace gattway::server {
 
@@ -24,6 +25,10 @@ struct GatewayOptions {
   std::string stateDir;
   // Configuration file (YAML or JSON GatewayConfig); empty: none.
   std::string configFile;
+  // TLS, mTLS, tokens and the --insecure rule.
+  TransportSecurityOptions security;
+  // Largest request accepted, in bytes (larger: RESOURCE_EXHAUSTED).
+  int maxMessageBytes = 1 << 20;
 };
 
 class Gateway {

@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/support/server_interceptor.h"
 
@@ -22,7 +23,9 @@ class GrpcServer {
   ~GrpcServer();
 
   // Binds and starts serving. An address with port 0 binds an ephemeral port (see port()).
-  absl::Status start(const std::string& address);
+  absl::Status start(const std::string& address,
+                     std::shared_ptr<grpc::ServerCredentials> credentials,
+                     int maxMessageBytes);
   int port() const { return port_; }
 
   // Health: SERVING / NOT_SERVING for the whole server and every gattway.v1 service.
