@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/transport_security.h"
 
 namespace gattway {
 class EventLoop;
@@ -30,6 +31,10 @@ struct GatewayOptions {
   std::string stateDir;
   // Configuration file (YAML or JSON GatewayConfig); empty: none.
   std::string configFile;
+  // TLS, mTLS, tokens and the --insecure rule.
+  TransportSecurityOptions security;
+  // Largest request accepted, in bytes (larger: RESOURCE_EXHAUSTED).
+  int maxMessageBytes = 1 << 20;
   // Builds the hosted peripheral's backend on the loop thread; unset: BlueZ on dbusAddress.
   // Tests inject an in-process fake.
   std::function<std::unique_ptr<PeripheralBackend>(EventLoop&)> peripheralBackend;
@@ -46,6 +51,8 @@ class Gateway {
   absl::Status start();
   // The bound gRPC port (after start()).
   int grpcPort() const;
+  // The bound Prometheus port (after start()); 0 when metrics are off.
+  int metricsPort() const;
   // Reloads the configuration file (SIGHUP).
   absl::Status reload();
   // Ends open streams, stops accepting calls and releases BlueZ resources, within `grace`.

@@ -3,6 +3,7 @@
 
 #include "gattway/v1/metrics.grpc.pb.h"
 #include "gattway/v1/peripheral.grpc.pb.h"
+#include "gattway/v1/session.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -11,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "server/gateway.h"
 #include "server/grpc_server.h"
+#include "tests/support/http_get.h"
 
 namespace gattway {
 namespace {
@@ -20,6 +22,7 @@ class AGateway : public ::testing::Test {
   static void SetUpTestSuite() {
     server::GatewayOptions options;
     options.grpcAddress = "127.0.0.1:0";
+    options.metricsAddress = "127.0.0.1:0";  // one Exposer per suite: it takes ~2 s to stop
     gateway_ = new server::Gateway(options);
     ASSERT_TRUE(gateway_->start().ok());
   }
@@ -54,12 +57,12 @@ TEST_F(AGateway, ReportsHealthServingForItselfAndEveryService) {
 }
 
 TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
-  auto stub = v1::MetricsService::NewStub(channel());
+  auto stub = v1::SessionService::NewStub(channel());
   grpc::ClientContext ctx;
-  v1::GetMetricsResponse response;
-  const grpc::Status s = stub->GetMetrics(withDeadline(&ctx), v1::GetMetricsRequest(), &response);
+  v1::CreatePolicyResponse response;
+  const grpc::Status s = stub->CreatePolicy(withDeadline(&ctx), v1::CreatePolicyRequest(), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("MetricsService.GetMetrics is not built yet"), std::string::npos)
+  EXPECT_NE(s.error_message().find("SessionService.CreatePolicy is not built yet"), std::string::npos)
       << s.error_message();
   google::rpc::Status rich;
   ASSERT_TRUE(rich.ParseFromString(s.error_details()));
@@ -86,6 +89,41 @@ TEST_F(AGateway, EndsAPeripheralStreamWithUnavailableWhenBlueZIsAbsent) {
   ctx.TryCancel();
   EXPECT_FALSE(reader->Read(&event));
   reader->Finish();
+}
+
+TEST_F(AGateway, ServesPrometheusMetricsWithTheSameFiguresAsGetMetrics) {
+  // One call to count, then the two views of the figures.
+  {
+    auto stub = v1::PeripheralService::NewStub(channel());
+    grpc::ClientContext ctx;
+    v1::NotifyResponse response;
+    (void)stub->Notify(withDeadline(&ctx), v1::NotifyRequest(), &response);
+  }
+  auto metrics = v1::MetricsService::NewStub(channel());
+  grpc::ClientContext ctx;
+  v1::GetMetricsResponse snapshot;
+  ASSERT_TRUE(metrics->GetMetrics(withDeadline(&ctx), v1::GetMetricsRequest(), &snapshot).ok());
+  std::uint64_t notifyCalls = 0;
+  for (const auto& c : snapshot.rpc().calls()) {
+    if (c.labels().at("method") == "/gattway.v1.PeripheralService/Notify" &&
+        c.labels().at("code") == "INVALID_ARGUMENT") {
+      notifyCalls = c.value();
+    }
+  }
+  EXPECT_GE(notifyCalls, 1u);
+  EXPECT_EQ(snapshot.version(), GATTWAY_VERSION);
+
+  ASSERT_GT(gateway_->metricsPort(), 0);
+  const std::string text = testing::httpGet(gateway_->metricsPort(), "/metrics");
+  EXPECT_NE(text.find("# TYPE gattway_scan_results_received_total counter"), std::string::npos)
+      << text.substr(0, 400);
+  EXPECT_NE(text.find("# TYPE gattway_gatt_operation_duration_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(text.find("process_resident_memory_bytes"), std::string::npos);
+  const std::string series =
+      "gattway_grpc_calls_total{method=\"/gattway.v1.PeripheralService/Notify\",code=\"INVALID_ARGUMENT\"} " +
+      std::to_string(notifyCalls);
+  EXPECT_NE(text.find(series), std::string::npos) << "missing: " << series;
 }
 
 }  // namespace
