@@ -8,7 +8,9 @@
 //   listener call runs on that thread too. Nothing blocks: D-Bus calls are asynchronous (a
 //   blocking RegisterApplication from the process that owns the objects deadlocks).
 // - Callbacks run exactly once, unless the Operation handle returned for the call is destroyed
-//   first; after that they never run (the pending D-Bus call is cancelled).
+//   first; after that they never run (the pending D-Bus call is cancelled). They run on a later
+//   turn of the loop, never inside the call; destroying an Operation from inside its own
+//   callback is allowed.
 // - Every ATT request reaches the listener with an AttResponder; the implementation sends the
 //   answer when the domain calls it, however late (BlueZ waits up to its D-Bus timeout, ~25 s).
 //   A responder that outlives the backend's connection does nothing.
