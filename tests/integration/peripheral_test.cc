@@ -572,6 +572,21 @@ TEST_F(AHostedPeripheral, RegistersEverythingAgainAfterABlueZRestart) {
   wc.TryCancel();
 }
 
+TEST_F(AHostedPeripheral, WithdrawsTheDatabaseAndAdvertisementsWhenTheGatewayStops) {
+  registerEnv();
+  v1::StartAdvertisingRequest a;
+  ASSERT_TRUE(startAdvertising(a).ok());
+  ASSERT_EQ(bluez_->advertisements().size(), 1u);
+  gateway_->shutdown(absl::Seconds(1));
+  gateway_.reset();
+  for (int i = 0; i < 100 && !(bluez_->application().empty() && bluez_->advertisements().empty());
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(bluez_->application().empty());  // UnregisterApplication reached bluetoothd
+  EXPECT_TRUE(bluez_->advertisements().empty());
+}
+
 TEST_F(AHostedPeripheral, DescribesItselfWithGetPeripheral) {
   registerEnv();
   bluez_->connectCentral("hci0", kCentral);
