@@ -218,6 +218,13 @@ absl::Status fromBluez(absl::string_view name, absl::string_view message, absl::
   if (shortName == "NotReady") return make(Reason::kAdapterOff, text, bluezMeta);
   if (shortName == "NotConnected") return make(Reason::kNotConnected, text, bluezMeta);
   if (shortName == "NotSupported") return make(Reason::kOperationNotSupported, text, bluezMeta);
+  // LEAdvertisingManager1.RegisterAdvertisement (5.66, src/advertising.c).
+  if (shortName == "NotPermitted" && message == "Maximum advertisements reached") {
+    return make(Reason::kNoAdvertisingInstance, text, bluezMeta);
+  }
+  if (shortName == "Failed" && message == "Failed to parse advertisement.") {
+    return make(C::kInvalidArgument, Reason::kBluezError, text, bluezMeta);
+  }
   if (shortName == "NotPermitted") {
     return make(C::kFailedPrecondition, Reason::kBluezError, text, bluezMeta);
   }
