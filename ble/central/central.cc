@@ -36,7 +36,12 @@ void Central::shutdown() {
   gatt_.shutdown(down);
   sessions_.shutdown();
   scanHub_.endAll(down);
+  auto ops = std::move(adapterOps_);
   adapterOps_.clear();
+  for (auto& [id, op] : ops) {
+    op.op.reset();
+    op.done(down);
+  }
   if (started_) backend_.stop();
 }
 
@@ -86,18 +91,31 @@ void Central::updateAdapter(const std::string& name, std::optional<bool> powered
     return;
   }
   const std::uint64_t id = nextOp_++;
-  adapterOps_[id] = backend_.setPowered(
-      name, *powered, [this, id, name, done = std::move(done)](absl::Status status) mutable {
-        if (auto it = adapterOps_.find(id); it != adapterOps_.end()) {
-          it->second.release();
-          adapterOps_.erase(it);
-        }
-        if (!status.ok()) {
-          done(status);
-          return;
-        }
-        done(adapter(name));
+  AdapterOp& op = adapterOps_[id];
+  op.done = std::move(done);
+  op.op = backend_.setPowered(name, *powered, [this, id, name](absl::Status status) {
+    auto it = adapterOps_.find(id);
+    if (it == adapterOps_.end()) return;
+    it->second.op.release();
+    auto callback = std::move(it->second.done);
+    adapterOps_.erase(it);
+    // BlueZ refusing to change power (rfkill, Busy) is FAILED_PRECONDITION (adapter.proto).
+    if (!status.ok() && status.code() != absl::StatusCode::kUnavailable &&
+        status.code() != absl::StatusCode::kNotFound) {
+      absl::Status refused = err::make(absl::StatusCode::kFailedPrecondition,
+                                       err::Reason::kBluezError, status.message());
+      err::forEachMetadata(status, [&](absl::string_view k, absl::string_view v) {
+        err::setMetadata(refused, k, v);
       });
+      callback(refused);
+      return;
+    }
+    if (!status.ok()) {
+      callback(status);
+      return;
+    }
+    callback(adapter(name));
+  });
 }
 
 void Central::onBackendUp() {

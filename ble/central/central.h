@@ -89,7 +89,11 @@ class Central final : public CentralBackendListener {
   GattClient gatt_;
   SubscriptionHub subscriptions_;
   BatchExecutor batches_;
-  std::map<std::uint64_t, Operation> adapterOps_;
+  struct AdapterOp {
+    Operation op;
+    Callback<absl::StatusOr<AdapterView>> done;
+  };
+  std::map<std::uint64_t, AdapterOp> adapterOps_;
   std::uint64_t nextOp_ = 1;
   bool started_ = false;
   bool everUp_ = false;
