@@ -218,6 +218,10 @@ absl::Status fromBluez(absl::string_view name, absl::string_view message, absl::
   if (shortName == "NotReady") return make(Reason::kAdapterOff, text, bluezMeta);
   if (shortName == "NotConnected") return make(Reason::kNotConnected, text, bluezMeta);
   if (shortName == "NotSupported") return make(Reason::kOperationNotSupported, text, bluezMeta);
+  if (shortName == "NotPermitted" && message == "Not paired") {
+    // ATT Insufficient Authentication / Encryption / Key Size: BlueZ does not say which.
+    return make(C::kPermissionDenied, Reason::kBluezError, text, bluezMeta);
+  }
   if (shortName == "NotPermitted") {
     return make(C::kFailedPrecondition, Reason::kBluezError, text, bluezMeta);
   }
@@ -231,10 +235,6 @@ absl::Status fromBluez(absl::string_view name, absl::string_view message, absl::
   }
   if (shortName == "AlreadyExists" || shortName == "AlreadyConnected") {
     return make(C::kAlreadyExists, Reason::kBluezError, text, bluezMeta);
-  }
-  if (shortName == "NotPermitted" && message == "Not paired") {
-    // ATT Insufficient Authentication / Encryption / Key Size: BlueZ does not say which.
-    return make(C::kPermissionDenied, Reason::kBluezError, text, bluezMeta);
   }
   if (shortName == "Failed" && (absl::StrContains(message, "Not connected") ||
                                 message == "Operation failed")) {

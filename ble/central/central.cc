@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "ble/central/central_errors.h"
 #include "ble/error.h"
 #include "ble/log.h"
 
@@ -56,7 +57,7 @@ AdapterView Central::view(const AdapterInfo& info) const {
 
 absl::StatusOr<std::vector<AdapterView>> Central::adapters() const {
   if (!backend_.bluezUp()) {
-    return err::make(err::Reason::kBluezUnavailable, "BlueZ (org.bluez) is not on the D-Bus");
+    return central_errors::bluezDown();
   }
   auto infos = backend_.adapters();
   std::sort(infos.begin(), infos.end(),
@@ -73,8 +74,7 @@ absl::StatusOr<AdapterView> Central::adapter(const std::string& name) const {
   for (auto& v : *all) {
     if (v.info.name == name) return std::move(v);
   }
-  return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter \"", name, "\""),
-                   {{err::kMetaAdapter, name}});
+  return central_errors::adapterNotFound(name);
 }
 
 void Central::updateAdapter(const std::string& name, std::optional<bool> powered,

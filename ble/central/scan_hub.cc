@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "ble/central/central_errors.h"
 #include "ble/error.h"
 #include "ble/log.h"
 
@@ -29,7 +30,7 @@ std::vector<AdapterInfo> ScanHub::poweredAdapters() const {
 
 absl::StatusOr<ScanHub::Subscription> ScanHub::subscribe(ScanOptions options, ScanSink* sink) {
   if (!backend_.bluezUp() && !options.survivesBackendRestart) {
-    return err::make(err::Reason::kBluezUnavailable, "BlueZ (org.bluez) is not on the D-Bus");
+    return central_errors::bluezDown();
   }
   if (subscribers_.size() >= kMaxSubscribers) {
     return err::make(err::Reason::kLimitExceeded,
@@ -41,21 +42,16 @@ absl::StatusOr<ScanHub::Subscription> ScanHub::subscribe(ScanOptions options, Sc
     auto it = std::find_if(all.begin(), all.end(),
                            [&](const AdapterInfo& a) { return a.name == options.adapter; });
     if (it == all.end() && backend_.bluezUp()) {
-      return err::make(err::Reason::kAdapterNotFound,
-                       absl::StrCat("no adapter \"", options.adapter, "\""),
-                       {{err::kMetaAdapter, options.adapter}});
+      return central_errors::adapterNotFound(options.adapter);
     }
     if (it != all.end() && !it->powered) {
-      return err::make(err::Reason::kAdapterOff,
-                       absl::StrCat("adapter ", options.adapter, " is powered off"),
-                       {{err::kMetaAdapter, options.adapter}});
+      return central_errors::adapterOff(options.adapter);
     }
     adapters.push_back(options.adapter);
   } else {
     for (const auto& a : poweredAdapters()) adapters.push_back(a.name);
     if (adapters.empty() && !options.survivesBackendRestart) {
-      return err::make(absl::StatusCode::kUnavailable, err::Reason::kAdapterOff,
-                       "no adapter is powered");
+      return central_errors::noAdapterPowered(absl::StatusCode::kUnavailable);
     }
   }
 
@@ -384,15 +380,14 @@ void ScanHub::evictIfFull() {
 absl::StatusOr<std::vector<ScanRecord>> ScanHub::knownDevices(const std::string& adapter,
                                                               const ScanFilter& filter) const {
   if (!backend_.bluezUp()) {
-    return err::make(err::Reason::kBluezUnavailable, "BlueZ (org.bluez) is not on the D-Bus");
+    return central_errors::bluezDown();
   }
   if (!adapter.empty()) {
     const auto all = backend_.adapters();
     if (std::none_of(all.begin(), all.end(), [&](const AdapterInfo& a) {
           return a.name == adapter;
         })) {
-      return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter \"", adapter, "\""),
-                       {{err::kMetaAdapter, adapter}});
+      return central_errors::adapterNotFound(adapter);
     }
   }
   std::vector<ScanRecord> out;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ble/central/scan_hub.h"
+#include "ble/central/central_errors.h"
 #include "ble/error.h"
 #include "ble/log.h"
 
@@ -89,13 +90,10 @@ absl::StatusOr<std::string> SessionManager::chooseAdapter(const ConnectOptions& 
     auto it = std::find_if(adapters.begin(), adapters.end(),
                            [&](const AdapterInfo& a) { return a.name == o.adapter; });
     if (it == adapters.end()) {
-      return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter \"", o.adapter, "\""),
-                       {{err::kMetaAdapter, o.adapter}});
+      return central_errors::adapterNotFound(o.adapter);
     }
     if (!it->powered) {
-      return err::make(err::Reason::kAdapterOff,
-                       absl::StrCat("adapter ", o.adapter, " is powered off"),
-                       {{err::kMetaAdapter, o.adapter}});
+      return central_errors::adapterOff(o.adapter);
     }
     return o.adapter;
   }
@@ -116,7 +114,7 @@ absl::StatusOr<std::string> SessionManager::chooseAdapter(const ConnectOptions& 
     }
   }
   if (best == nullptr) {
-    return err::make(err::Reason::kAdapterOff, "no adapter is powered");
+    return central_errors::noAdapterPowered(absl::StatusCode::kFailedPrecondition);
   }
   return best->name;
 }
@@ -127,7 +125,7 @@ void SessionManager::connect(ConnectOptions o, SessionCallback done) {
     return;
   }
   if (!backend_.bluezUp()) {
-    done(err::make(err::Reason::kBluezUnavailable, "BlueZ (org.bluez) is not on the D-Bus"));
+    done(central_errors::bluezDown());
     return;
   }
   if (auto it = sessions_.find(o.address); it != sessions_.end()) {
@@ -343,7 +341,11 @@ void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, Sessi
     // auto-connect, device-api.txt Disconnect). The slot stays taken until the link is down.
     const std::uint64_t id = nextId_++;
     Closing& c = closing_[id];
-    c.slot = std::move(s->slot_);
+    if (ending.linkDown) {
+      s->slot_.reset();
+    } else {
+      c.slot = std::move(s->slot_);
+    }
     c.removed = std::move(removed);
     if (done) c.done.push_back(std::move(done));
     auto finish = [this, id](bool replied) {
@@ -602,7 +604,9 @@ void SessionManager::onDeviceChanged(const DeviceInfo& device, std::uint32_t cha
           : absl::StrCat("the link to ", a, " dropped while its services were being resolved"),
       {{err::kMetaAddress, a}, {err::kMetaAdapter, device.adapter}});
   log::info("session.link_lost", {{"address", a}, {"adapter", device.adapter}});
-  end(s, Ending{SessionReason::kLinkLost, "link lost", lost, lost, true});
+  // BlueZ is still asked to disconnect: that also stops its auto-connect, so the device does not
+  // come back as a link nobody owns (device-api.txt, Disconnect).
+  end(s, Ending{SessionReason::kLinkLost, "link lost", lost, lost, true, true});
 }
 
 void SessionManager::onDeviceRemoved(const std::string& adapter, const Address& address) {

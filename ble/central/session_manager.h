@@ -99,6 +99,7 @@ class SessionManager {
     absl::Status waiters;  // for callers still waiting for the connect
     absl::Status link;     // for work running on the link
     bool closeLink = true;  // ask BlueZ to disconnect (not when BlueZ or the adapter is gone)
+    bool linkDown = false;  // the link is already gone: its slot is free at once
   };
   // A link being closed after its session ended; keeps the slot until BlueZ says it is down.
   struct Closing {
