@@ -24,9 +24,9 @@ grpc::ServerUnaryReactor* AdapterServiceImpl::ListAdapters(grpc::CallbackServerC
 grpc::ServerUnaryReactor* AdapterServiceImpl::GetAdapter(grpc::CallbackServerContext* context,
                                                          const v1::GetAdapterRequest* request,
                                                          v1::GetAdapterResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto name = adapterName(request->name(), "name", false);
   if (!name.ok()) return finishUnary(context, name.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, name = *name] {
     auto adapter = ctx_.central.adapter(name);
     if (adapter.ok()) toProto(*adapter, response->mutable_adapter());
@@ -38,7 +38,6 @@ grpc::ServerUnaryReactor* AdapterServiceImpl::GetAdapter(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* AdapterServiceImpl::UpdateAdapter(grpc::CallbackServerContext* context,
                                                             const v1::UpdateAdapterRequest* request,
                                                             v1::UpdateAdapterResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto name = adapterName(request->name(), "name", false);
   if (!name.ok()) return finishUnary(context, name.status());
   std::optional<std::uint32_t> limit;
@@ -52,6 +51,7 @@ grpc::ServerUnaryReactor* AdapterServiceImpl::UpdateAdapter(grpc::CallbackServer
   }
   std::optional<bool> powered;
   if (request->has_powered()) powered = request->powered();
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, name = *name, powered, limit] {
     ctx_.central.updateAdapter(name, powered, limit,
                                [reactor, response](absl::StatusOr<AdapterView> adapter) {

@@ -127,9 +127,9 @@ class ExecuteStream final : public QueuedWriteReactor<v1::ExecuteResponse, v1::E
 grpc::ServerUnaryReactor* GattServiceImpl::Discover(grpc::CallbackServerContext* context,
                                                     const v1::DiscoverRequest* request,
                                                     v1::DiscoverResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto options = discoverRequest(*request);
   if (!options.ok()) return finishUnary(context, options.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, o = std::move(*options)] {
     auto services = ctx_.central.gatt().discover(o.address, o.service, o.characteristic);
     if (services.ok()) toProto(*services, response);
@@ -141,9 +141,9 @@ grpc::ServerUnaryReactor* GattServiceImpl::Discover(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* GattServiceImpl::Read(grpc::CallbackServerContext* context,
                                                 const v1::ReadRequest* request,
                                                 v1::ReadResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto options = readRequest(*request);
   if (!options.ok()) return finishUnary(context, options.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, o = std::move(*options)] {
     ctx_.central.gatt()
         .read(o.address, o.attribute, o.offset, o.timeout,
@@ -162,9 +162,9 @@ grpc::ServerUnaryReactor* GattServiceImpl::Read(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* GattServiceImpl::Write(grpc::CallbackServerContext* context,
                                                  const v1::WriteRequest* request,
                                                  v1::WriteResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto options = writeRequest(*request);
   if (!options.ok()) return finishUnary(context, options.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, o = std::move(*options)]() mutable {
     ctx_.central.gatt()
         .write(o.address, o.attribute, std::move(o.value), o.mode, o.offset, o.timeout,
@@ -192,9 +192,9 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* GattServiceImpl::Subscribe(
 grpc::ServerUnaryReactor* GattServiceImpl::GetMtu(grpc::CallbackServerContext* context,
                                                   const v1::GetMtuRequest* request,
                                                   v1::GetMtuResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto address = requiredAddress(request->address(), "address");
   if (!address.ok()) return finishUnary(context, address.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, address = *address] {
     auto mtu = ctx_.central.gatt().mtu(address);
     if (mtu.ok()) response->set_mtu(*mtu);

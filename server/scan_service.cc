@@ -79,11 +79,11 @@ grpc::ServerWriteReactor<v1::ScanResponse>* ScanServiceImpl::Scan(grpc::Callback
 grpc::ServerUnaryReactor* ScanServiceImpl::ListDevices(grpc::CallbackServerContext* context,
                                                        const v1::ListDevicesRequest* request,
                                                        v1::ListDevicesResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto adapter = adapterName(request->adapter(), "adapter", true);
   if (!adapter.ok()) return finishUnary(context, adapter.status());
   auto filter = scanFilter(request->filter(), "filter");
   if (!filter.ok()) return finishUnary(context, filter.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, adapter = *adapter,
                          filter = std::move(*filter)] {
     auto devices = ctx_.central.scanHub().knownDevices(adapter, filter);

@@ -66,9 +66,9 @@ class WatchStream final
 grpc::ServerUnaryReactor* SessionServiceImpl::Connect(grpc::CallbackServerContext* context,
                                                       const v1::ConnectRequest* request,
                                                       v1::ConnectResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto options = connectRequest(*request);
   if (!options.ok()) return finishUnary(context, options.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, options = std::move(*options)]() mutable {
     ctx_.central.sessions().connect(std::move(options),
                                     [reactor, response](absl::StatusOr<SessionInfo> session) {
@@ -82,9 +82,9 @@ grpc::ServerUnaryReactor* SessionServiceImpl::Connect(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* SessionServiceImpl::Disconnect(grpc::CallbackServerContext* context,
                                                          const v1::DisconnectRequest* request,
                                                          v1::DisconnectResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto address = requiredAddress(request->address(), "address");
   if (!address.ok()) return finishUnary(context, address.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, address = *address] {
     ctx_.central.sessions().disconnect(address,
                                        [reactor, response](absl::StatusOr<SessionInfo> session) {
@@ -100,9 +100,9 @@ grpc::ServerUnaryReactor* SessionServiceImpl::Disconnect(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* SessionServiceImpl::GetSession(grpc::CallbackServerContext* context,
                                                          const v1::GetSessionRequest* request,
                                                          v1::GetSessionResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto address = requiredAddress(request->address(), "address");
   if (!address.ok()) return finishUnary(context, address.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, address = *address] {
     auto session = ctx_.central.sessions().get(address);
     if (session.ok()) toProto(*session, response->mutable_session());
@@ -114,9 +114,9 @@ grpc::ServerUnaryReactor* SessionServiceImpl::GetSession(grpc::CallbackServerCon
 grpc::ServerUnaryReactor* SessionServiceImpl::ListSessions(grpc::CallbackServerContext* context,
                                                            const v1::ListSessionsRequest* request,
                                                            v1::ListSessionsResponse* response) {
-  auto* reactor = context->DefaultReactor();
   auto filter = sessionFilter(request->filter(), "filter");
   if (!filter.ok()) return finishUnary(context, filter.status());
+  auto* reactor = context->DefaultReactor();
   onLoop(ctx_, reactor, [this, reactor, response, filter = std::move(*filter)] {
     for (const SessionInfo& s : ctx_.central.sessions().list()) {
       if (filter.matches(s)) toProto(s, response->add_sessions());
