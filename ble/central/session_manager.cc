@@ -157,8 +157,7 @@ void SessionManager::connect(ConnectOptions o, SessionCallback done) {
                                    [this, weak](ConnectScheduler::Grant grant) {
                                      if (auto live = weak.lock()) granted(live, std::move(grant));
                                    });
-  if (!ticket.ok()) {
-    metrics_.connectAttempts[static_cast<std::size_t>(ConnectResult::kFailed)].add();
+  if (!ticket.ok()) {  // refused before any attempt: not counted as one
     done(ticket.status());
     return;
   }
@@ -313,7 +312,9 @@ void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, Sessi
   s->pending_.reset();
   s->attemptTimer_.cancel();
   s->leaseTimer_.cancel();
-  s->turn_.reset();
+  // A connect cancelled while in flight keeps the adapter's turn until BlueZ has let it go, so the
+  // next one does not meet InProgress.
+  ConnectScheduler::Turn turn = std::move(s->turn_);
   auto watchers = std::move(s->linkWatchers_);
   s->linkWatchers_.clear();
   auto waiters = std::move(s->waiters_);
@@ -346,6 +347,7 @@ void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, Sessi
     } else {
       c.slot = std::move(s->slot_);
     }
+    c.turn = std::move(turn);
     c.removed = std::move(removed);
     if (done) c.done.push_back(std::move(done));
     auto finish = [this, id](bool replied) {

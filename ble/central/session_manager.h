@@ -105,6 +105,7 @@ class SessionManager {
   struct Closing {
     Operation op;
     ConnectScheduler::Slot slot;
+    ConnectScheduler::Turn turn;  // held while a cancelled connect is being torn down
     std::vector<SessionCallback> done;
     SessionInfo removed;
     Timer timeout;
