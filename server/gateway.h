@@ -13,6 +13,7 @@
 #include "ble/central_backend.h"
 #include "ble/executor.h"
 #include "ble/metrics.h"
+#include "server/transport_security.h"
 
 namespace gattway::server {
 
@@ -29,6 +30,10 @@ struct GatewayOptions {
   std::string stateDir;
   // Configuration file (YAML or JSON GatewayConfig); empty: none.
   std::string configFile;
+  // TLS, mTLS, tokens and the --insecure rule.
+  TransportSecurityOptions security;
+  // Largest request accepted, in bytes (larger: RESOURCE_EXHAUSTED).
+  int maxMessageBytes = 1 << 20;
 };
 
 // Makes the platform backend on the gateway's loop (its executor).
@@ -48,6 +53,8 @@ class Gateway {
   absl::Status start();
   // The bound gRPC port (after start()).
   int grpcPort() const;
+  // The bound Prometheus port (after start()); 0 when metrics are off.
+  int metricsPort() const;
   // Reloads the configuration file (SIGHUP).
   absl::Status reload();
   // Ends open streams (UNAVAILABLE, "shutting down"), answers pending calls, stops accepting
