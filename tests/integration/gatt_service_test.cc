@@ -265,7 +265,7 @@ TEST_F(ABatchRpc, StreamsOneMessagePerStepAndEndsOk) {
 TEST_F(ABatchRpc, CancelsTheRunningStepOfASlowDeviceWhenTheBudgetRunsOut) {
   onLoop([&] { fake->setDelay(Op::kRead, absl::Seconds(5)); });
   auto request = batch({writeOp("2A39", "\x01"), readOp("2A38"), readOp("2A38")});
-  request.mutable_budget()->set_nanos(300'000'000);
+  request.mutable_budget()->set_nanos(500'000'000);
   const auto started = std::chrono::steady_clock::now();
   auto out = execute(request);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 2s);
