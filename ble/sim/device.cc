@@ -445,6 +445,7 @@ void Device::linkUp() {
     }
   });
   armLinkDropTimer();
+  if (pairCall_) startPairing();
   // MTU exchange, then primary/characteristic/descriptor discovery: a few round trips each.
   const auto rounds = static_cast<std::int64_t>(2 + gatt_->attributeCount(*peripheral_) / 4);
   discoveryTimer_ = ctx_.loop.runAfter(ctx_.options.attLatency * rounds, [this] { servicesDiscovered(); });
@@ -605,33 +606,21 @@ void Device::pair(dbus::Call call) {
   if (paired_) return call.error(bluez::kAlreadyExists, "Already Paired");
   if (!privateAddress(address_, addressType_)) temporary_ = false;
   pairCall_ = std::move(call);
-  auto complete = [this] {
-    // Just Works (the caller's agent, or NoInputNoOutput without one), bonded.
+  if (link_ == Link::kConnected) return startPairing();
+  // LE pairing connects first; linkUp() continues, failConnect() answers the failure.
+  if (link_ == Link::kDisconnected) connect(dbus::Call());
+  if (link_ == Link::kDisconnected) pairCall_.error(bluez::kConnectionAttemptFailed, "Page Timeout");
+}
+
+void Device::startPairing() {
+  // Just Works (the caller's agent, or NoInputNoOutput without one), bonded. The reply comes
+  // after pairing (and 5.66 browses again before answering).
+  pairTimer_ = ctx_.loop.runAfter(ctx_.options.attLatency * 10, [this] {
     paired_ = true;
     bonded_ = true;
     changed(kPaired);
     changed(kBonded);
     pairCall_.reply();
-  };
-  if (link_ == Link::kConnected) {
-    pairTimer_ = ctx_.loop.runAfter(ctx_.options.attLatency * 10, complete);
-    return;
-  }
-  if (link_ == Link::kDisconnected) {
-    dbus::Call none;
-    connect(std::move(none));  // LE pairing connects first
-  }
-  // Finish once the link is up (polled at the ATT pace; the link fails pairCall_ otherwise).
-  pairTimer_ = ctx_.loop.runAfter(ctx_.options.attLatency * 10, [this, complete]() mutable {
-    if (link_ == Link::kConnected) return complete();
-    if (link_ == Link::kDisconnected) {
-      return pairCall_.error(bluez::kConnectionAttemptFailed, "Page Timeout");
-    }
-    // Still connecting: look again a little later.
-    pairTimer_ = ctx_.loop.runAfter(ctx_.options.attLatency * 10, [this, complete]() mutable {
-      if (link_ == Link::kConnected) return complete();
-      pairCall_.error(bluez::kAuthenticationTimeout, "Authentication Timeout");
-    });
   });
 }
 

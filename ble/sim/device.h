@@ -89,6 +89,7 @@ class Device final : public dbus::Interface {
   void disconnect(dbus::Call call);
   void pair(dbus::Call call);
   void cancelPairing(dbus::Call call);
+  void startPairing();
   void attempt(absl::Duration latency);
   void linkUp();
   void servicesDiscovered();
