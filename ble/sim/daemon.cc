@@ -92,9 +92,10 @@ absl::StatusOr<RemoteCentral*> Daemon::connectCentral(const std::string& adapter
   if (a == nullptr) {
     return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter ", adapterName));
   }
-  const std::string id = absl::StrCat("central-", nextCentral_++);
+  const std::string id = absl::StrCat("central-", nextCentral_);
   auto c = std::make_unique<RemoteCentral>(*a, id, address, 247);
   if (absl::Status s = c->connect(); !s.ok()) return s;
+  ++nextCentral_;
   RemoteCentral* raw = c.get();
   centrals_[id] = std::move(c);
   // One listener per adapter hands notifications to the centrals connected there.
