@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "ble/log.h"
+#include "cmd/gattwayd/simulate.h"
 #include "server/gateway.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051",
@@ -28,6 +30,13 @@ ABSL_FLAG(std::string, state_dir, "/var/lib/gattway",
           "Directory for durable state: policies and persistent sessions.");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (GatewayConfig as YAML or JSON), read at start and on SIGHUP.");
+ABSL_FLAG(bool, simulate, false,
+          "Run against a simulated BlueZ instead of the system's: start a private dbus-daemon and "
+          "gattway-sim (from beside gattwayd, else PATH) with the demo fleet or --fleet, use them, "
+          "and stop both on exit. No Bluetooth hardware needed.");
+ABSL_FLAG(std::string, fleet, "",
+          "With --simulate: the simulator's fleet file (YAML, see docs/simulator.md). Empty: the "
+          "demo fleet (sensors, a heart-rate strap, cameras, beacons).");
 ABSL_FLAG(std::string, log_format, "text", "Log line format: text (key=value) or json.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest level logged: debug, info, warn or error.");
 
@@ -40,6 +49,7 @@ constexpr char kUsage[] =
     "\n"
     "Serves the gattway.v1 API (scan, sessions, GATT, hosted peripheral, metrics) on\n"
     "--grpc_address, driving the adapters BlueZ offers on the D-Bus system bus.\n"
+    "--simulate runs it against a simulated BlueZ with a demo fleet instead.\n"
     "SIGTERM/SIGINT stop it cleanly; SIGHUP reloads --config.";
 
 // Returns an error message, or "" when `address` is usable as a listen address.
@@ -108,21 +118,50 @@ int main(int argc, char** argv) {
     return fail(e);
   }
 
+  const bool simulate = absl::GetFlag(FLAGS_simulate);
+  if (simulate && !options.dbusAddress.empty()) {
+    return fail("--simulate starts its own bus: do not give --dbus_address with it");
+  }
+  if (!simulate && !absl::GetFlag(FLAGS_fleet).empty()) return fail("--fleet needs --simulate");
+
   // Signals are taken synchronously by this thread; block them before any thread starts so that
-  // every thread inherits the mask.
+  // every thread inherits the mask. With --simulate, SIGCHLD says a child died.
   sigset_t signals;
   sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&signals, s);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::unique_ptr<gattway::cmd::SimulatedBluez> simulated;
+  if (simulate) {
+    gattway::cmd::SimulateOptions so;
+    so.fleetFile = absl::GetFlag(FLAGS_fleet);
+    so.simArgs = {absl::StrCat("--log_format=", absl::GetFlag(FLAGS_log_format)),
+                  absl::StrCat("--log_level=", absl::GetFlag(FLAGS_log_level))};
+    auto started = gattway::cmd::SimulatedBluez::start(so);
+    if (!started.ok()) {
+      gattway::log::error("simulate.start_failed", {{"error", started.status()}});
+      return 1;
+    }
+    simulated = std::move(*started);
+    options.dbusAddress = simulated->busAddress();
+  }
 
   gattway::server::Gateway gateway(options);
   if (auto s = gateway.start(); !s.ok()) {
     gattway::log::error("gateway.start_failed", {{"error", s}});
     return 1;
   }
+  int exitCode = 0;
   for (;;) {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (sig == SIGCHLD) {
+      auto gone = simulated != nullptr ? simulated->exitedChild() : std::nullopt;
+      if (!gone) continue;
+      gattway::log::error("simulate.child_exited", {{"child", *gone}});
+      exitCode = 1;
+      break;
+    }
     if (sig == SIGHUP) {
       const auto s = gateway.reload();
       if (s.ok()) gattway::log::info("config.reloaded", {{"file", options.configFile}});
@@ -133,6 +172,7 @@ int main(int argc, char** argv) {
     break;
   }
   gateway.shutdown(absl::Seconds(3));
+  simulated.reset();  // the simulator and its bus go after the gateway let go of them
   gattway::log::info("gateway.stopped");
-  return 0;
+  return exitCode;
 }
