@@ -89,7 +89,7 @@ class Adapter final : public dbus::Interface, public AirListener {
   void setDiscoveryFilter(dbus::Call call);
   void clientLeft(const std::string& owner);
   DiscoveryClient* client(const std::string& owner);
-  std::vector<const DiscoveryFilter*> discoveringFilters() const;
+  const std::vector<const DiscoveryFilter*>& discoveringFilters();
   // Re-merges the filters; restarts the scan when the merge changed (or it was not running).
   // `waiting` is answered when the scan runs.
   void updateFilter(dbus::Call waiting);
@@ -120,6 +120,8 @@ class Adapter final : public dbus::Interface, public AirListener {
   bool scanning_ = false;      // the simulated kernel scan runs
   MergedFilter merged_;
   std::vector<DiscoveryClient> clients_;  // discovering and pre-set filters
+  std::vector<const DiscoveryFilter*> filters_;  // of the discovering clients, from clients_
+  bool filtersDirty_ = true;
   std::set<Device*> found_;               // seen in this discovery run
   std::vector<dbus::Call> scanWaiters_;   // StartDiscovery calls waiting for the scan to run
   Timer scanTimer_, stopTimer_, powerTimer_, sweepTimer_;

@@ -9,18 +9,23 @@
 namespace gattway::sim {
 
 Adapter::DiscoveryClient* Adapter::client(const std::string& owner) {
+  filtersDirty_ = true;  // callers change what they find
   for (auto& c : clients_) {
     if (c.owner == owner) return &c;
   }
   return nullptr;
 }
 
-std::vector<const DiscoveryFilter*> Adapter::discoveringFilters() const {
-  std::vector<const DiscoveryFilter*> out;
-  for (const auto& c : clients_) {
-    if (c.discovering) out.push_back(c.filter ? &*c.filter : nullptr);
+const std::vector<const DiscoveryFilter*>& Adapter::discoveringFilters() {
+  // Rebuilt after any change to the clients (reports read it thousands of times a second).
+  if (filtersDirty_) {
+    filters_.clear();
+    for (const auto& c : clients_) {
+      if (c.discovering) filters_.push_back(c.filter ? &*c.filter : nullptr);
+    }
+    filtersDirty_ = false;
   }
-  return out;
+  return filters_;
 }
 
 void Adapter::startDiscovery(dbus::Call call) {
@@ -33,6 +38,7 @@ void Adapter::startDiscovery(dbus::Call call) {
     clients_.push_back(DiscoveryClient{owner, std::nullopt, false, {}});
     c = &clients_.back();
   }
+  filtersDirty_ = true;
   c->discovering = true;  // a pre-set filter now counts
   updateFilter(std::move(call));
 }
@@ -117,6 +123,7 @@ void Adapter::stopScanning(dbus::Call waiting, const std::string& leaving) {
 }
 
 void Adapter::removeClient(const std::string& owner, bool keepFilter) {
+  filtersDirty_ = true;
   for (auto it = clients_.begin(); it != clients_.end(); ++it) {
     if (it->owner != owner) continue;
     if (keepFilter && it->filter) {
@@ -162,6 +169,7 @@ void Adapter::setDiscoveryFilter(dbus::Call call) {
     return call.reply();
   }
   if (!empty) clients_.push_back(DiscoveryClient{owner, filter, false, {}});
+  filtersDirty_ = true;
   call.reply();
 }
 
@@ -206,6 +214,7 @@ void Adapter::endAllDiscovery() {
     if (c.pending) c.pending.error(bluez::kInProgress, bluez::kMsgBusy);
   }
   clients_.clear();
+  filtersDirty_ = true;
   if (scanning_) ctx_.air.setScanning(this, false);
   scanning_ = false;
   discoveryCleanup();
@@ -221,10 +230,9 @@ void Adapter::onAdvertisement(Peripheral& peripheral, std::int16_t rssi) {
     ++ctx_.stats.reportsShed;
     return;
   }
-  Report report = peripheral.report();
-  report.rssi = rssi;
+  const Report& report = peripheral.report(rssi);
   if (!kernelPasses(merged_, report)) return;
-  const std::vector<const DiscoveryFilter*> filters = discoveringFilters();
+  const std::vector<const DiscoveryFilter*>& filters = discoveringFilters();
   const bool isDiscoverable = discoverable(filters, merged_.filtered, report);
   Device* d = device(peripheral.address());
   if (d == nullptr) {

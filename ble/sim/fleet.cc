@@ -416,6 +416,34 @@ absl::StatusOr<YAML::Node> load(const std::string& yaml) {
 
 }  // namespace
 
+std::vector<DeviceSpec> loadDevices(int count, int size) {
+  DeviceSpec d;
+  d.addressType = AddressType::kRandom;
+  d.rssi = -60;
+  d.advertising.interval = absl::Milliseconds(100);
+  d.advertising.manufacturerData[0xFFFF] = Bytes(static_cast<std::size_t>(size), 0);
+  d.advertising.countInManufacturerData = true;
+  ServiceSpec s;
+  s.uuid = *Uuid::parse("67617474-7761-7900-0000-006c6f616400");
+  CharacteristicSpec c;
+  c.uuid = *Uuid::parse("67617474-7761-7900-0000-006c6f616401");
+  c.flags = {"read", "notify"};
+  c.model = "counter";
+  c.params["size"] = size;
+  c.notifyInterval = absl::Milliseconds(100);
+  s.characteristics.push_back(c);
+  d.services.push_back(s);
+  std::vector<DeviceSpec> out;
+  for (int i = 0; i < count; ++i) {
+    const auto n = static_cast<std::uint32_t>(i + 1);
+    d.address = Address({0xF0, 0x00, static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16),
+                         static_cast<std::uint8_t>(n >> 8), static_cast<std::uint8_t>(n)});
+    d.name = d.advertising.name = absl::StrCat("Load-", n);
+    out.push_back(d);
+  }
+  return out;
+}
+
 bool knownCharacteristicFlag(const std::string& flag) {
   static const std::set<std::string> k = {
       "broadcast", "read", "write-without-response", "write", "notify", "indicate",

@@ -86,6 +86,11 @@ absl::StatusOr<Fleet> loadFleet(const std::string& path);
 // interface's AddDevices.
 absl::StatusOr<std::vector<DeviceSpec>> parseDevices(const std::string& yaml);
 
+// `count` load devices ("Load-1", ... at F0:00:00:xx:xx:xx, random static): a counter
+// characteristic that notifies `size`-byte values, and `size` bytes of manufacturer data that
+// change with every advertising event.
+std::vector<DeviceSpec> loadDevices(int count, int size);
+
 // Whether `flag` is a characteristic flag name BlueZ accepts (gatt-api.txt, 5.66).
 bool knownCharacteristicFlag(const std::string& flag);
 

@@ -52,8 +52,10 @@ struct SimOptions {
   // Advertising instances the controller offers (LEAdvertisingManager1).
   int advertisingInstances = 5;
   // Reports and notifications are shed (and counted) while this many messages wait for the bus:
-  // a controller drops reports when the host is slow; unbounded queues are not an option.
-  std::uint64_t maxQueuedMessages = 50000;
+  // a controller drops reports when the host is slow; unbounded queues are not an option. Kept
+  // small: sd-bus moves its whole write queue for every message it sends, so a long queue costs
+  // time per message.
+  std::uint64_t maxQueuedMessages = 1024;
   std::uint64_t seed = 1;
   // Time "bluetoothd" stays away when restarted through the control interface, by default.
   absl::Duration restartPause = absl::Seconds(1);

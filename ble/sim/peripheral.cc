@@ -145,7 +145,7 @@ absl::StatusOr<std::unique_ptr<Peripheral>> Peripheral::create(const DeviceSpec&
   return p;
 }
 
-const Report& Peripheral::report() {
+const Report& Peripheral::report(std::int16_t rssi) {
   if (!report_) {
     Report r;
     r.address = spec_.address.toString();
@@ -155,6 +155,7 @@ const Report& Peripheral::report() {
     r.txPower = spec_.advertising.txPower;
     report_ = std::move(r);
   }
+  report_->rssi = rssi;
   return *report_;
 }
 

@@ -63,8 +63,9 @@ class Peripheral {
   // after a change.
   AdvertisingSpec& advertising() { return spec_.advertising; }
   void advertisingChanged() { report_.reset(); }
-  // What bluetoothd parses from one advertising event plus scan response (RSSI left 0).
-  const Report& report();
+  // What bluetoothd parses from one advertising event plus scan response, heard at `rssi`. The
+  // same object each time (reports are the hot path): valid until the next call.
+  const Report& report(std::int16_t rssi);
   int& rssiMean() { return spec_.rssi; }
   // One RSSI sample: the mean plus Gaussian jitter, clamped to -127..20.
   std::int16_t sampleRssi();

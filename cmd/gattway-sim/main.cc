@@ -91,30 +91,6 @@ bool durationFlag(const char* name, const std::string& text, absl::Duration* out
 
 bool onlyOurFlags(absl::string_view file) { return absl::StrContains(file, "cmd/gattway-sim/"); }
 
-gattway::sim::DeviceSpec loadDevice(int size) {
-  using namespace gattway;
-  sim::DeviceSpec d;
-  d.name = "Load-{n}";
-  d.address = *Address::parse("F0:00:00:00:00:01");
-  d.addressType = AddressType::kRandom;
-  d.rssi = -60;
-  d.advertising.name = d.name;
-  d.advertising.interval = absl::Milliseconds(100);
-  d.advertising.manufacturerData[0xFFFF] = sim::Bytes(static_cast<std::size_t>(size), 0);
-  d.advertising.countInManufacturerData = true;
-  sim::ServiceSpec s;
-  s.uuid = *Uuid::parse("67617474-7761-7900-0000-006c6f616400");
-  sim::CharacteristicSpec c;
-  c.uuid = *Uuid::parse("67617474-7761-7900-0000-006c6f616401");
-  c.flags = {"read", "notify"};
-  c.model = "counter";
-  c.params["size"] = size;
-  c.notifyInterval = absl::Milliseconds(100);
-  s.characteristics.push_back(c);
-  d.services.push_back(s);
-  return d;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,25 +156,11 @@ int main(int argc, char** argv) {
     if (!fleet.ok()) return fail(std::string(fleet.status().message()));
     o.fleet = std::move(*fleet);
   }
-  const int loadDevices = absl::GetFlag(FLAGS_load_devices);
+  const int loadCount = absl::GetFlag(FLAGS_load_devices);
   const int loadSize = absl::GetFlag(FLAGS_load_value_size);
-  if (loadDevices < 0 || loadDevices > 100000) return fail("--load_devices must be 0..100000");
+  if (loadCount < 0 || loadCount > 100000) return fail("--load_devices must be 0..100000");
   if (loadSize < 4 || loadSize > 244) return fail("--load_value_size must be 4..244");
-  if (loadDevices > 0) {
-    // Through the YAML expansion, so copies get their own addresses and names.
-    gattway::sim::DeviceSpec base = loadDevice(loadSize);
-    for (int i = 0; i < loadDevices; ++i) {
-      gattway::sim::DeviceSpec copy = base;
-      std::array<std::uint8_t, 6> a = base.address.bytes();
-      const auto n = static_cast<std::uint32_t>(i);
-      a[3] = static_cast<std::uint8_t>(n >> 16);
-      a[4] = static_cast<std::uint8_t>(n >> 8);
-      a[5] = static_cast<std::uint8_t>(n + 1);
-      copy.address = gattway::Address(a);
-      copy.name = copy.advertising.name = absl::StrCat("Load-", i + 1);
-      o.fleet.devices.push_back(std::move(copy));
-    }
-  }
+  for (auto& spec : gattway::sim::loadDevices(loadCount, loadSize)) o.fleet.devices.push_back(std::move(spec));
 
   // SIGTERM/SIGINT through a signalfd the loop polls: stop cleanly on the loop thread.
   sigset_t signals;
