@@ -62,6 +62,16 @@ int onSignal(sd_bus_message* m, void* userdata, sd_bus_error*) {
   return 0;
 }
 
+// Counts every PropertiesChanged under /org/bluez on `listener` into `counter`; returns the slot.
+sd_bus_slot* countSignals(testing::BusClient& listener, Counter& counter) {
+  sd_bus_slot* slot = nullptr;
+  sd_bus_add_match(listener.raw(), &slot,
+                   "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
+                   "path_namespace='/org/bluez'",
+                   onSignal, &counter);
+  return slot;
+}
+
 double threadCpuSeconds() {
   rusage u{};
   getrusage(RUSAGE_THREAD, &u);
@@ -144,11 +154,7 @@ Result advertisements(const testing::PrivateBus& bus, int devices, int size, dou
   Run run(bus, std::move(o));
   testing::BusClient listener(bus.address());
   Counter counter;
-  sd_bus_slot* slot = nullptr;
-  sd_bus_add_match(listener.raw(), &slot,
-                   "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
-                   "path_namespace='/org/bluez'",
-                   onSignal, &counter);
+  sd_bus_slot* slot = countSignals(listener, counter);
   startDiscovery(listener);
   Result r = run.measure(listener, counter, seconds, false);
   sd_bus_slot_unref(slot);
@@ -184,11 +190,7 @@ Result notifications(const testing::PrivateBus& bus, int links, int size, double
   }
   run.loop().runSync([&] { run.sim().setNotificationInterval(absl::Seconds(links / offered)); });
   Counter counter;
-  sd_bus_slot* slot = nullptr;
-  sd_bus_add_match(listener.raw(), &slot,
-                   "type='signal',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged',"
-                   "path_namespace='/org/bluez'",
-                   onSignal, &counter);
+  sd_bus_slot* slot = countSignals(listener, counter);
   for (const auto& p : paths) {
     testing::Reply r = listener.call("org.bluez", p + "/service000a/char000b", "org.bluez.GattCharacteristic1",
                                      "StartNotify");
