@@ -281,10 +281,10 @@ void Adapter::connectDeviceCall(dbus::Call call) {
 }
 
 void Adapter::onPeripheralRemoved(Peripheral& peripheral) {
-  Device* d = device(peripheral.address());
-  if (d == nullptr) return;
-  d->dropLink(DropReason::kGone);
-  d->setPeripheral(nullptr);
+  const Address a = peripheral.address();
+  if (Device* d = device(a)) d->dropLink(DropReason::kGone);
+  // Looked up again: the drop may have completed a RemoveDevice and destroyed the object.
+  if (Device* d = device(a)) d->setPeripheral(nullptr);
 }
 
 // --- link limits ------------------------------------------------------------------------------

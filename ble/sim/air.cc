@@ -110,9 +110,9 @@ std::optional<absl::Duration> Air::onEvent(Peripheral& p) {
       const auto n = static_cast<std::uint32_t>(events_);
       for (int i = 0; i < 4; ++i) md[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(n >> (8 * i));
     }
-    // Listeners may start or stop scanning from inside the callback: iterate over a copy.
-    const std::vector<AirListener*> scanning = scanning_;
-    for (AirListener* l : scanning) l->onAdvertisement(p, p.sampleRssi());
+    // By index: a listener never changes who scans from inside onAdvertisement, and copying the
+    // list for every event of every device would cost an allocation each.
+    for (std::size_t i = 0; i < scanning_.size(); ++i) scanning_[i]->onAdvertisement(p, p.sampleRssi());
   }
   // advDelay: 0 to 10 ms of pseudo-random delay after each event (legacy advertising).
   std::uniform_int_distribution<int> advDelayUs(0, 10000);

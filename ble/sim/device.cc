@@ -532,8 +532,8 @@ void Device::dropLink(DropReason reason) {
 void Device::removeRequested(dbus::Call call, absl::AnyInvocable<void()> done) {
   if (link_ == Link::kConnecting) dropLink(DropReason::kLocal);
   if (link_ != Link::kConnected) {
-    call.reply();
-    done();
+    done();        // removed (this object with it), then the reply, as bluetoothd does
+    call.reply();  // `call` is ours, not the destroyed object's
     return;
   }
   afterDisconnect_.push_back(std::move(done));

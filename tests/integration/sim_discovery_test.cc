@@ -190,5 +190,18 @@ TEST_F(Discovery, EndsEverySessionWhenTheAdapterPowersOff) {
   EXPECT_EQ(adapterCall(*c, "StopDiscovery").errorMessage, "No discovery started");
 }
 
+TEST_F(Discovery, ServesAThousandDevices) {
+  stopSim();
+  sim::SimOptions o = fastOptions();
+  for (auto& d : sim::loadDevices(1000, 20)) o.fleet.devices.push_back(std::move(d));
+  o.advertisingInterval = absl::Milliseconds(200);
+  startSim(o);
+  auto c = client();
+  ASSERT_TRUE(discover(*c, "/org/bluez/hci0/dev_F0_00_00_00_03_E8"));
+  EXPECT_TRUE(c->waitFor([&] { return c->managedObjects().size() >= 1000 + 2; }, absl::Seconds(10)));
+  const auto stats = onLoop([&] { return sim_->stats(); });
+  EXPECT_GT(stats.advertisingReports, 1000u);
+}
+
 }  // namespace
 }  // namespace gattway::testing

@@ -341,6 +341,11 @@ void ObjectTree::removeObject(const std::string& path) {
 
 void ObjectTree::changed(Interface* iface, int property, bool flush) {
   if (iface->tree_ != this) return;
+  if (flush && !pendingIndex_.contains(iface->path_)) {
+    // Nothing queued for this object (the notification path): straight out.
+    emitChanged(iface, std::uint64_t{1} << property);
+    return;
+  }
   Pending& p = pending(iface->path_);
   // No PropertiesChanged for an interface whose InterfacesAdded is pending: it carries the value.
   if (std::find(p.added.begin(), p.added.end(), iface) != p.added.end()) return;
