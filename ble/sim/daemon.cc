@@ -14,6 +14,7 @@ Daemon::Daemon(Environment env, std::unique_ptr<dbus::Bus> bus)
 
 Daemon::~Daemon() {
   upTimer_.cancel();
+  retryTimer_.cancel();
   centrals_.clear();
   monitors_.clear();
   adapters_.clear();
@@ -25,8 +26,19 @@ Daemon::~Daemon() {
 
 void Daemon::start(const std::vector<StoredDevice>& stored,
                    std::function<void(const std::string&)> ready) {
-  name_ = bus_->requestName("org.bluez", [this, stored, ready](const std::string& error) {
+  requestName(stored, std::move(ready), 0);
+}
+
+void Daemon::requestName(const std::vector<StoredDevice>& stored,
+                         std::function<void(const std::string&)> ready, int attempt) {
+  name_ = bus_->requestName("org.bluez", [this, stored, ready, attempt](const std::string& error) {
     if (!error.empty()) {
+      // A previous bluetoothd (a restart) may not be gone from the bus yet: try again for a while.
+      if (attempt < 100) {
+        retryTimer_ = ctx_.loop.runAfter(absl::Milliseconds(50),
+                                         [this, stored, ready, attempt] { requestName(stored, ready, attempt + 1); });
+        return;
+      }
       log::error("sim.name_failed", {{"name", "org.bluez"}, {"error", error}});
       if (ready) ready(error);
       return;

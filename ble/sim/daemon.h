@@ -54,6 +54,8 @@ class Daemon {
 
  private:
   void bringUp(const std::vector<StoredDevice>& stored);
+  void requestName(const std::vector<StoredDevice>& stored,
+                   std::function<void(const std::string&)> ready, int attempt);
 
   std::unique_ptr<dbus::Bus> bus_;
   dbus::ObjectTree tree_;
@@ -66,7 +68,7 @@ class Daemon {
   int nextCentral_ = 1;
   bool ready_ = false;
   dbus::Slot name_;
-  Timer upTimer_;
+  Timer upTimer_, retryTimer_;
 };
 
 }  // namespace gattway::sim

@@ -83,6 +83,7 @@ struct Result {
   double receivedPerSecond = 0;
   double sentPerSecond = 0;
   double shedPerSecond = 0;
+  double eventsPerSecond = 0;  // reports or notifications the simulator handled
   double simCpuMicrosPerSignal = 0;
 };
 
@@ -105,25 +106,33 @@ class Run {
   }
 
   Result measure(testing::BusClient& listener, Counter& counter, double seconds, bool notifications) {
-    listener.pump(absl::Milliseconds(500));  // warm-up
+    // Warm-up, and drain what queued up for the listener while it was making blocking calls.
+    for (int i = 0; i < 40; ++i) {
+      listener.pump(absl::Milliseconds(50));
+      std::uint64_t queued = 0;
+      sd_bus_get_n_queued_read(listener.raw(), &queued);
+      if (i >= 10 && queued == 0) break;
+    }
     auto snapshot = [&] {
-      std::tuple<std::uint64_t, std::uint64_t, double> out;
+      std::tuple<std::uint64_t, std::uint64_t, double, std::uint64_t> out;
       loop_.runSync([&] {
         const auto& st = sim_->stats();
-        out = {sim_->signalsSent(), notifications ? st.notificationsShed : st.reportsShed, threadCpuSeconds()};
+        out = {sim_->signalsSent(), notifications ? st.notificationsShed : st.reportsShed, threadCpuSeconds(),
+               notifications ? st.notifications : st.advertisingReports};
       });
       return out;
     };
-    const auto [sent0, shed0, cpu0] = snapshot();
+    const auto [sent0, shed0, cpu0, ev0] = snapshot();
     const std::uint64_t got0 = counter.signals;
     const absl::Time t0 = absl::Now();
     listener.pump(absl::Seconds(seconds));
     const double dt = absl::ToDoubleSeconds(absl::Now() - t0);
-    const auto [sent1, shed1, cpu1] = snapshot();
+    const auto [sent1, shed1, cpu1, ev1] = snapshot();
     Result r;
     r.receivedPerSecond = static_cast<double>(counter.signals - got0) / dt;
     r.sentPerSecond = static_cast<double>(sent1 - sent0) / dt;
     r.shedPerSecond = static_cast<double>(shed1 - shed0) / dt;
+    r.eventsPerSecond = static_cast<double>(ev1 - ev0) / dt;
     r.simCpuMicrosPerSignal = sent1 > sent0 ? (cpu1 - cpu0) * 1e6 / static_cast<double>(sent1 - sent0) : 0;
     return r;
   }
@@ -177,7 +186,12 @@ Result notifications(const testing::PrivateBus& bus, int links, int size, double
   }
   if (!listener.waitFor([&] { return listener.managedObjects().size() >= static_cast<std::size_t>(links) + 2; },
                         absl::Seconds(30))) {
-    std::fprintf(stderr, "not every load device was found\n");
+    std::fprintf(stderr, "not every load device was found (%zu objects)\n", listener.managedObjects().size());
+    run.loop().runSync([&] {
+      std::fprintf(stderr, "sim: ready=%d reports=%llu events=%llu\n", run.sim().ready(),
+                   static_cast<unsigned long long>(run.sim().stats().advertisingReports),
+                   static_cast<unsigned long long>(run.sim().air().advertisingEvents()));
+    });
   }
   listener.call("org.bluez", "/org/bluez/hci0", "org.bluez.Adapter1", "StopDiscovery");
   for (const auto& p : paths) {
@@ -202,8 +216,9 @@ Result notifications(const testing::PrivateBus& bus, int links, int size, double
 }
 
 void print(const char* what, int size, const Result& r) {
-  std::printf("%-14s %4d B  received %9.0f /s  sent %9.0f /s  shed %9.0f /s  sim CPU %5.2f us/signal\n",
-              what, size, r.receivedPerSecond, r.sentPerSecond, r.shedPerSecond, r.simCpuMicrosPerSignal);
+  std::printf("%-14s %4d B  received %9.0f /s  sent %9.0f /s  events %9.0f /s  shed %9.0f /s  sim CPU %5.2f us/signal\n",
+              what, size, r.receivedPerSecond, r.sentPerSecond, r.eventsPerSecond, r.shedPerSecond,
+              r.simCpuMicrosPerSignal);
   std::fflush(stdout);
 }
 

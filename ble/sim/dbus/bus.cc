@@ -56,7 +56,14 @@ int onNameReply(sd_bus_message* m, void* userdata, sd_bus_error*) {
   auto* state = static_cast<NameState*>(userdata);
   auto fn = std::move(state->fn);
   const Error e = errorOf(m);
-  if (fn) guarded("name", [&] { fn(e.empty() ? std::string() : absl::StrCat(e.name, ": ", e.message)); });
+  std::string error = e.empty() ? std::string() : absl::StrCat(e.name, ": ", e.message);
+  // RequestName answers with a code: 1 primary owner, 4 already the owner; 3 (exists) means
+  // someone else has it (sd-bus asks not to be queued).
+  std::uint32_t code = 0;
+  if (error.empty() && (sd_bus_message_read(m, "u", &code) < 0 || (code != 1 && code != 4))) {
+    error = absl::StrCat("the name is owned by another connection (RequestName answered ", code, ")");
+  }
+  if (fn) guarded("name", [&] { fn(error); });
   return 1;
 }
 
