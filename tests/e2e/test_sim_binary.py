@@ -94,6 +94,20 @@ def test_a_bad_fleet_file_names_the_key(tmp_path):
     assert "devices[0].rssi" in done.stderr, done.stderr
 
 
+def test_without_arguments_it_serves_the_demo_fleet_on_the_system_bus():
+    """The system bus is wherever DBUS_SYSTEM_BUS_ADDRESS says, as for every D-Bus client."""
+    with PrivateBus() as bus:
+        proc = subprocess.Popen([GATTWAY_SIM], env=bus.env(), stderr=subprocess.PIPE, text=True)
+        try:
+            assert wait_until(lambda: "org.bluez" in busctl(bus, "list", "--acquired")[1], timeout=10)
+            code, out, _ = busctl(bus, "call", "io.gattway.Sim", "/io/gattway/sim", "io.gattway.Sim1", "Devices")
+            assert code == 0 and "HRM-Strap" in out and "Cam-2" in out, out
+        finally:
+            proc.terminate()
+            proc.wait(10)
+        assert proc.returncode == 0
+
+
 def test_sigterm_stops_it_and_releases_the_name():
     with PrivateBus() as bus:
         sim = Sim(bus)

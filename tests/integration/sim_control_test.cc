@@ -1,5 +1,7 @@
 // io.gattway.Sim1, the simulator's control interface on D-Bus: adding devices, changing what they
 // advertise, faults, link drops and a bluetoothd restart, driven as another process would.
+#include <future>
+
 #include "absl/strings/str_cat.h"
 #include "ble/sim/control.h"
 #include "gtest/gtest.h"
@@ -99,6 +101,15 @@ TEST_F(TheControlInterface, RestartsBluetoothdWithANewUniqueNameAndItsStoredDevi
   EXPECT_EQ(c_->getBool(kHrmPath, "org.bluez.Device1", "Connected"), false);
   // Devices were removed with InterfacesRemoved when it stopped.
   EXPECT_GE(c_->find([](const BusEvent& e) { return e.member == "InterfacesRemoved" && e.object == kHrmPath; }), 0);
+}
+
+TEST_F(TheControlInterface, RestartsAtOnceEvenBeforeTheBusHasSeenTheOldOneGo) {
+  std::promise<absl::Status> back;
+  onLoop([&] { sim_->restartBluetoothd(absl::ZeroDuration(), [&](absl::Status s) { back.set_value(s); }); });
+  auto f = back.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(f.get().ok());
+  EXPECT_TRUE(c_->waitFor([&] { return c_->managedObjects().contains(kAdapterPath); }));
 }
 
 TEST_F(TheControlInterface, ReportsItsCountersAndDevices) {
