@@ -373,6 +373,8 @@ void Device::connect(dbus::Call call) {
   if (fault && fault->kind == ConnectFault::kFailed) {
     return call.error(bluez::kFailed, fault->message.empty() ? "Input/output error" : fault->message);
   }
+  // A powered-off controller refuses the socket's connect at once: 5.66 says strerror(EIO).
+  if (!adapter_.powered()) return call.error(bluez::kFailed, "Input/output error");
   // A controller creates one LE connection at a time.
   if (!adapter_.beginConnect(this)) return call.error(bluez::kInProgress, bluez::kMsgBusy);
   connectCall_ = std::move(call);
@@ -392,7 +394,7 @@ void Device::connect(dbus::Call call) {
     return;
   }
   const bool reachable = peripheral_ != nullptr && peripheral_->advertisingNow() &&
-                         peripheral_->advertising().connectable && adapter_.powered();
+                         peripheral_->advertising().connectable;
   if (!reachable) {
     // Nobody answers the connection request until the kernel gives up.
     connectTimer_ = ctx_.loop.runAfter(ctx_.options.leConnectTimeout,

@@ -236,6 +236,18 @@ TEST_F(Connecting, RemoveDeviceDisconnectsFirstThenRemoves) {
   EXPECT_EQ(gone.errorName, "org.bluez.Error.DoesNotExist");
 }
 
+TEST_F(Connecting, FailsAtOnceOnAPoweredOffAdapter) {
+  auto c = client();
+  ASSERT_TRUE(discover(*c, kHrmPath));
+  ASSERT_TRUE(connect(*c, kHrmPath));  // now a stored device: it survives the power-off
+  ASSERT_TRUE(c->call("org.bluez", kHrmPath, kDevice1, "Disconnect").ok());
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci0", false).ok(); }));
+  ASSERT_TRUE(c->waitFor([&] { return c->getBool(kAdapterPath, "org.bluez.Adapter1", "Powered") == false; }));
+  Reply r = c->call("org.bluez", kHrmPath, kDevice1, "Connect");
+  EXPECT_EQ(r.errorName, "org.bluez.Error.Failed");
+  EXPECT_EQ(r.errorMessage, "Input/output error");
+}
+
 TEST_F(Connecting, PairsWithJustWorks) {
   auto c = client();
   ASSERT_TRUE(discover(*c, kHrmPath));
