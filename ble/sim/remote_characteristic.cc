@@ -456,17 +456,18 @@ void RemoteCharacteristic::startStream() {
   Peripheral::Characteristic* c = peer();
   if (c == nullptr) return;
   Context& ctx = client_.context();
-  const absl::Duration every = ctx.options.notificationInterval.value_or(c->notifyInterval);
-  if (every <= absl::ZeroDuration()) return;  // it notifies only when its value is pushed
-  streamJob_ = ctx.ticker.add(every, [this, every]() -> std::optional<absl::Duration> {
+  // The rate is read on every tick, so SetRates changes running streams too.
+  auto interval = [&ctx, c] { return ctx.options.notificationInterval.value_or(c->notifyInterval); };
+  if (interval() <= absl::ZeroDuration()) return;  // it notifies only when its value is pushed
+  streamJob_ = ctx.ticker.add(interval(), [this, interval]() -> std::optional<absl::Duration> {
     Peripheral* p = client_.device().peripheral();
     Peripheral::Characteristic* ch = peer();
-    if (p == nullptr || ch == nullptr || ch->ccc == 0) {
+    if (p == nullptr || ch == nullptr || ch->ccc == 0 || interval() <= absl::ZeroDuration()) {
       streamJob_ = 0;
       return std::nullopt;
     }
     deliver(p->notification(*ch, client_.context().loop.now()));
-    return every;
+    return interval();
   });
 }
 

@@ -70,7 +70,10 @@ class Writer {
   Writer& t(std::uint64_t v);
   Writer& d(double v);
   Writer& s(absl::string_view v);
+  Writer& s(const std::string& v) { return check(sd_bus_message_append_basic(m_, 's', v.c_str())); }
+  Writer& s(const char* v) { return check(sd_bus_message_append_basic(m_, 's', v)); }
   Writer& o(absl::string_view v);
+  Writer& o(const std::string& v) { return check(sd_bus_message_append_basic(m_, 'o', v.c_str())); }
   Writer& h(int fd);  // sd-bus duplicates the descriptor
   Writer& bytes(absl::Span<const std::uint8_t> v);  // ay, in one piece
   Writer& strings(const std::vector<std::string>& v);  // as

@@ -10,9 +10,10 @@
 namespace gattway::sim::dbus {
 namespace {
 
-constexpr absl::string_view kProperties = "org.freedesktop.DBus.Properties";
-constexpr absl::string_view kIntrospectable = "org.freedesktop.DBus.Introspectable";
-constexpr absl::string_view kObjectManager = "org.freedesktop.DBus.ObjectManager";
+// char arrays: they go to sd-bus as they are, with no copy to terminate them.
+constexpr char kProperties[] = "org.freedesktop.DBus.Properties";
+constexpr char kIntrospectable[] = "org.freedesktop.DBus.Introspectable";
+constexpr char kObjectManager[] = "org.freedesktop.DBus.ObjectManager";
 constexpr absl::string_view kInvalidArgs = "org.freedesktop.DBus.Error.InvalidArgs";
 
 constexpr char kDoctype[] =
@@ -386,10 +387,9 @@ void ObjectTree::flushObject(const std::string& path) {
   flushAt(it->second);
 }
 
-Message ObjectTree::newSignal(const std::string& path, absl::string_view interface,
-                              const char* member) const {
+Message ObjectTree::newSignal(const std::string& path, const char* interface, const char* member) const {
   sd_bus_message* m = nullptr;
-  if (sd_bus_message_new_signal(bus_.raw(), &m, path.c_str(), std::string(interface).c_str(), member) < 0) {
+  if (sd_bus_message_new_signal(bus_.raw(), &m, path.c_str(), interface, member) < 0) {
     return {};
   }
   return Message::adopt(m);

@@ -90,7 +90,7 @@ class ObjectTree {
   void emitChanged(Interface* iface, std::uint64_t mask);
   void emitRemoved(Pending& p);
   void emit(const Message& m);
-  Message newSignal(const std::string& path, absl::string_view interface, const char* member) const;
+  Message newSignal(const std::string& path, const char* interface, const char* member) const;
 
   Bus& bus_;
   std::shared_ptr<Outbox> outbox_;
