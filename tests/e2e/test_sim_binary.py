@@ -3,7 +3,6 @@ life cycle (SIGTERM, the bus going away)."""
 import signal
 import subprocess
 
-import dbus
 import pytest
 
 from sim_e2e import GATTWAY_SIM, PrivateBus, Sim, busctl, wait_until
@@ -11,22 +10,30 @@ from sim_e2e import GATTWAY_SIM, PrivateBus, Sim, busctl, wait_until
 HRM = "/org/bluez/hci0/dev_C0_FF_EE_00_01_01"
 
 
+# Holds a bleak connection to the heart-rate strap until stdin closes (bleak is a test dependency
+# already; it is also what a user would connect with).
+_HOLD_CONNECTION = """
+import asyncio, sys
+from bleak import BleakClient, BleakScanner
+async def main():
+    dev = await BleakScanner.find_device_by_address("C0:FF:EE:00:01:01", timeout=10)
+    async with BleakClient(dev) as client:
+        print("connected", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+asyncio.run(main())
+"""
+
+
 @pytest.fixture(scope="module")
 def connected_sim():
-    """The demo fleet with the heart-rate strap discovered and connected by a D-Bus client."""
+    """The demo fleet with the heart-rate strap connected by a BlueZ client."""
     with PrivateBus() as bus, Sim(bus, "--disconnect_grace=100ms") as sim:
-        conn = dbus.bus.BusConnection(bus.address)
-        adapter = dbus.Interface(conn.get_object("org.bluez", "/org/bluez/hci0"), "org.bluez.Adapter1")
-        adapter.SetDiscoveryFilter({"Transport": "le"})
-        adapter.StartDiscovery()
-        manager = dbus.Interface(conn.get_object("org.bluez", "/"), "org.freedesktop.DBus.ObjectManager")
-        assert wait_until(lambda: HRM in manager.GetManagedObjects())
-        device = dbus.Interface(conn.get_object("org.bluez", HRM), "org.bluez.Device1")
-        device.Connect()
-        props = dbus.Interface(conn.get_object("org.bluez", HRM), "org.freedesktop.DBus.Properties")
-        assert wait_until(lambda: props.Get("org.bluez.Device1", "ServicesResolved"))
+        holder = subprocess.Popen(["/usr/bin/python3", "-c", _HOLD_CONNECTION], env=bus.env(),
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "connected", sim.log_text()
         yield bus, sim
-        conn.close()
+        holder.stdin.close()
+        holder.wait(15)
 
 
 def test_busctl_tree_shows_bluezs_object_paths(connected_sim):
