@@ -83,6 +83,12 @@ class Device final : public dbus::Interface {
   void invoke(int method, dbus::Call call) override;
 
  private:
+  // Device1's properties, in the order of BlueZ's table (src/device.c device_properties).
+  enum Prop {
+    kAddress, kAddressType, kName, kAlias, kClass, kAppearance, kIcon, kPaired, kBonded, kTrusted,
+    kBlocked, kLegacyPairing, kRssi, kConnected, kUuids, kModalias, kAdapter, kManufacturerData,
+    kServiceData, kTxPower, kServicesResolved, kAdvertisingFlags, kAdvertisingData,
+  };
   enum class Link { kDisconnected, kConnecting, kConnected };
 
   void connect(dbus::Call call);

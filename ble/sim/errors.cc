@@ -53,4 +53,10 @@ std::uint8_t attForApplicationError(const dbus::Error& error, bool write) {
   return 0x0E;  // Unlikely: anything else, including a timeout and UnknownMethod
 }
 
+std::optional<dbus::Error> faultError(const std::optional<GattFaultSpec>& fault) {
+  if (!fault || (fault->errorName.empty() && !fault->att)) return std::nullopt;
+  if (fault->att) return errorForAtt(*fault->att);
+  return dbus::Error{fault->errorName, fault->errorMessage};
+}
+
 }  // namespace gattway::sim::bluez

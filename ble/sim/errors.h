@@ -8,6 +8,7 @@
 
 #include "absl/strings/string_view.h"
 #include "ble/sim/dbus/bus.h"
+#include "ble/sim/faults.h"
 
 namespace gattway::sim::bluez {
 
@@ -55,5 +56,9 @@ dbus::Error errorForAtt(std::uint8_t code);
 // The ATT error BlueZ's GATT server sends a peer when a hosted application answered ReadValue or
 // WriteValue with `error` (dbus_error_to_att_ecode). `write` picks 0x03 over 0x02 for NotPermitted.
 std::uint8_t attForApplicationError(const dbus::Error& error, bool write);
+
+// The error a queued GATT fault answers with, if it has one (it may only add a delay): its D-Bus
+// error, or its ATT code as errorForAtt names it.
+std::optional<dbus::Error> faultError(const std::optional<GattFaultSpec>& fault);
 
 }  // namespace gattway::sim::bluez

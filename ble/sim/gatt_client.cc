@@ -3,6 +3,7 @@
 #include "absl/strings/str_format.h"
 #include "ble/sim/device.h"
 #include "ble/sim/remote_characteristic.h"
+#include "ble/sim/remote_descriptor.h"
 
 namespace gattway::sim {
 namespace {

@@ -1,4 +1,4 @@
-// org.bluez.GattCharacteristic1 and GattDescriptor1 of a remote device (src/gatt-client.c, 5.66):
+// org.bluez.GattCharacteristic1 of a remote device (src/gatt-client.c, 5.66):
 // long reads with offset (concurrent reads with the same offset joined), one write at a time with
 // 5.66's choice of procedure, StartNotify sessions per bus client, AcquireNotify/AcquireWrite over
 // SOCK_SEQPACKET sockets. Loop thread only.
@@ -85,32 +85,6 @@ class RemoteCharacteristic final : public dbus::Interface {
   dbus::Bus::NameLostToken nameLost_;
 };
 
-class RemoteDescriptor final : public dbus::Interface {
- public:
-  RemoteDescriptor(GattClient& client, const Peripheral::Descriptor& d, std::uint16_t owner,
-                   std::string characteristicPath);
-  ~RemoteDescriptor() override;
-  std::uint16_t handle() const { return handle_; }
-  void linkDown();
-
-  bool has(int property) const override;
-  void get(int property, dbus::Writer& out) const override;
-  void invoke(int method, dbus::Call call) override;
-
- private:
-  void readValue(dbus::Call call);
-  void writeValue(dbus::Call call);
-
-  GattClient& client_;
-  std::uint16_t handle_, owner_;
-  Uuid uuid_;
-  std::string characteristicPath_;
-  std::optional<Bytes> value_;
-  std::optional<std::uint16_t> readOffset_;
-  std::vector<dbus::Call> readCalls_;
-  dbus::Call writeCall_;
-  Timer readTimer_, writeTimer_;
-};
 
 // BlueZ's Flags for a remote characteristic: its declaration's properties (never the encrypt-*
 // or authorize permissions, which are the server's business).
