@@ -7,6 +7,27 @@
 #include "ble/sim/gatt_client.h"
 
 namespace gattway::sim {
+namespace {
+
+// Merges one report's records (manufacturer or service data) into what the device has: new keys
+// and changed bytes are taken and old keys stay; with `replace` (DuplicateData) the report's
+// records replace everything. Returns whether to signal.
+template <typename Mine, typename Theirs, typename KeyOf>
+bool mergeRecords(Mine& mine, const Theirs& theirs, KeyOf keyOf, bool replace) {
+  bool differs = replace;
+  if (replace) mine.clear();
+  for (const auto& [k, bytes] : theirs) {
+    auto key = keyOf(k);
+    auto it = mine.find(key);
+    if (it == mine.end() || it->second != bytes) {
+      mine[key] = bytes;
+      differs = true;
+    }
+  }
+  return differs;
+}
+
+}  // namespace
 
 void Device::seen(absl::Time now, bool connectable) {
   lastSeen_ = now;
@@ -54,36 +75,13 @@ void Device::applyReport(const Report& report, const AdvertisingSpec& adv, bool 
     if (added) changed(kUuids);
   }
   // Manufacturer and service data accumulate; with DuplicateData they are replaced every time.
-  if (!adv.manufacturerData.empty()) {
-    bool differs = duplicateData;
-    for (const auto& [id, bytes] : adv.manufacturerData) {
-      auto it = manufacturerData_.find(id);
-      if (it == manufacturerData_.end() || it->second != bytes) {
-        manufacturerData_[id] = bytes;
-        differs = true;
-      }
-    }
-    if (duplicateData) {
-      manufacturerData_.clear();
-      for (const auto& [id, bytes] : adv.manufacturerData) manufacturerData_[id] = bytes;
-    }
-    if (differs) changed(kManufacturerData);
+  if (!adv.manufacturerData.empty() &&
+      mergeRecords(manufacturerData_, adv.manufacturerData, [](std::uint16_t id) { return id; }, duplicateData)) {
+    changed(kManufacturerData);
   }
-  if (!adv.serviceData.empty()) {
-    bool differs = duplicateData;
-    for (const auto& [uuid, bytes] : adv.serviceData) {
-      const std::string key = uuid.toLongString();
-      auto it = serviceData_.find(key);
-      if (it == serviceData_.end() || it->second != bytes) {
-        serviceData_[key] = bytes;
-        differs = true;
-      }
-    }
-    if (duplicateData) {
-      serviceData_.clear();
-      for (const auto& [uuid, bytes] : adv.serviceData) serviceData_[uuid.toLongString()] = bytes;
-    }
-    if (differs) changed(kServiceData);
+  if (!adv.serviceData.empty() &&
+      mergeRecords(serviceData_, adv.serviceData, [](const Uuid& u) { return u.toLongString(); }, duplicateData)) {
+    changed(kServiceData);
   }
   // AdvertisingData: only type 0x26 (Transport Discovery) changes are signalled.
   for (const auto& [type, bytes] : adv.other) {
