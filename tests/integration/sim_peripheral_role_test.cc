@@ -2,6 +2,9 @@
 // advertisement (exported here with sdbus-c++ on the gateway's own loop connection, as the gateway
 // will), and a simulated remote central uses them: long reads, writes, ATT errors mapped from the
 // application's D-Bus errors, notifications, and cleanup when the application leaves the bus.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <map>
 
@@ -17,6 +20,7 @@ namespace {
 
 constexpr char kServiceUuid[] = "12345678-1234-5678-1234-56789abc0000";
 constexpr char kCharUuid[] = "12345678-1234-5678-1234-56789abc0001";
+constexpr char kStreamUuid[] = "12345678-1234-5678-1234-56789abc0002";  // notifies through AcquireNotify
 constexpr char kChar[] = "org.bluez.GattCharacteristic1";
 constexpr char kCentralAddress[] = "4A:11:22:33:44:55";
 
@@ -32,6 +36,9 @@ class App {
   void close() {
     if (conn_ == nullptr) return;
     thread_.runSync([&] {
+      if (notifyFd_ >= 0) ::close(notifyFd_);
+      notifyFd_ = -1;
+      stream_.reset();
       adv_.reset();
       chr_.reset();
       svc_.reset();
@@ -63,6 +70,13 @@ class App {
       value_ = v;
       chr_->emitPropertiesChangedSignal(kChar, {"Value"});
     });
+  }
+
+  // Writes one packet to the acquired notification socket; false until BlueZ acquired it.
+  bool notifyAcquired(const std::vector<std::uint8_t>& v) {
+    bool sent = false;
+    thread_.runSync([&] { sent = notifyFd_ >= 0 && ::send(notifyFd_, v.data(), v.size(), 0) > 0; });
+    return sent;
   }
 
   std::vector<std::uint16_t> offsetsRead() {
@@ -125,6 +139,22 @@ class App {
     chr_->registerMethod(kChar, "StopNotify", "", "", [](sdbus::MethodCall call) { call.createReply().send(); });
     chr_->finishRegistration();
 
+    // A characteristic with NotifyAcquired: BlueZ asks for a socket instead of calling StartNotify.
+    stream_ = sdbus::createObject(conn_->get(), "/app/service0/char1");
+    stream_->registerProperty("UUID").onInterface(kChar).withGetter([] { return std::string(kStreamUuid); });
+    stream_->registerProperty("Service").onInterface(kChar).withGetter([] { return sdbus::ObjectPath("/app/service0"); });
+    stream_->registerProperty("Flags").onInterface(kChar).withGetter([] { return std::vector<std::string>{"notify"}; });
+    stream_->registerProperty("NotifyAcquired").onInterface(kChar).withGetter([this] { return notifyFd_ >= 0; });
+    stream_->registerMethod(kChar, "AcquireNotify", "a{sv}", "hq", [this](sdbus::MethodCall call) {
+      int fds[2];
+      ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds);
+      notifyFd_ = fds[0];
+      auto reply = call.createReply();
+      reply << sdbus::UnixFd(fds[1], sdbus::adopt_fd) << std::uint16_t{247};
+      reply.send();
+    });
+    stream_->finishRegistration();
+
     adv_ = sdbus::createObject(conn_->get(), "/app/adv0");
     const char* ad = "org.bluez.LEAdvertisement1";
     adv_->registerProperty("Type").onInterface(ad).withGetter([] { return std::string("peripheral"); });
@@ -138,7 +168,8 @@ class App {
 
   LoopThread thread_;
   std::unique_ptr<dbus::LoopConnection> conn_;
-  std::unique_ptr<sdbus::IObject> root_, svc_, chr_, adv_;
+  std::unique_ptr<sdbus::IObject> root_, svc_, chr_, stream_, adv_;
+  int notifyFd_ = -1;
   std::unique_ptr<sdbus::IProxy> proxy_;
   std::vector<std::uint8_t> value_{0x00};
   std::vector<std::uint8_t> long_;
@@ -232,6 +263,19 @@ TEST_F(APeripheralHost, DeliversTheApplicationsNotificationsToSubscribedCentrals
     return onLoop([&] { return sim_->central(id)->received(kCharUuid).count; }) == 3;
   }));
   EXPECT_EQ(onLoop([&] { return sim_->central(id)->received(kCharUuid).last; }), (sim::Bytes{3, 3}));
+}
+
+TEST_F(APeripheralHost, TakesNotificationsFromAnAcquiredSocketWhenTheApplicationOffersOne) {
+  ASSERT_EQ(app_->registerOn("org.bluez.LEAdvertisingManager1", "RegisterAdvertisement", "/app/adv0"), "");
+  const std::string id = connectCentral();
+  EXPECT_EQ(onLoop([&] { return sim_->central(id)->subscribe(kStreamUuid, false); }), 0);
+  auto c = client();
+  ASSERT_TRUE(c->waitFor([&] { return app_->notifyAcquired({0x01}); }));  // BlueZ called AcquireNotify
+  EXPECT_TRUE(app_->notifyAcquired({0x02, 0x02}));
+  EXPECT_TRUE(c->waitFor([&] {
+    return onLoop([&] { return sim_->central(id)->received(kStreamUuid).count; }) == 2;
+  }));
+  EXPECT_EQ(app_->startNotifyCalls(), 0);  // no StartNotify for an acquired characteristic
 }
 
 TEST_F(APeripheralHost, DropsTheApplicationAndItsAdvertisementWhenTheOwnerLeaves) {
