@@ -49,14 +49,13 @@ if [[ "${1:-}" != "--smoke-only" ]]; then
 fi
 
 # 3. Smoke: the image runs as the non-root user, and its gateway starts and reports SERVING to the
-# health probe. (The image runs the gateway without --simulate until the
-# simulator lands; then this smoke runs the demo.)
+# health probe: the demo (gattwayd --simulate) as the image runs it by default.
 ctr=$(buildah from "$image")
 trap 'buildah rm "$ctr" >/dev/null 2>&1 || true' EXIT
 user=$(buildah run --isolation chroot "$ctr" -- id -un)
 [[ "$user" == "gattway" ]] || { echo "build-image: runs as $user, not gattway" >&2; exit 1; }
 buildah run --isolation chroot "$ctr" -- sh -c '
-  /usr/bin/gattwayd --grpc_address=127.0.0.1:50051 --metrics_address= \
+  /usr/bin/gattwayd --simulate --grpc_address=127.0.0.1:50051 --metrics_address= \
     --state_dir=/tmp/gattway-state >/tmp/gattwayd.log 2>&1 & pid=$!
   for i in $(seq 1 50); do /usr/bin/gattway-health >/dev/null 2>&1 && break; sleep 0.2; done
   /usr/bin/gattway-health; rc=$?

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "ble/log.h"
+#include "cmd/gattwayd/simulate.h"
 #include "server/gateway.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:50051",
@@ -42,6 +44,13 @@ ABSL_FLAG(bool, insecure, false,
           "Allow a non-loopback --grpc_address without TLS or tokens (logs a warning).");
 ABSL_FLAG(int, max_message_bytes, 1 << 20,
           "Largest request accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(bool, simulate, false,
+          "Run against a simulated BlueZ instead of the system's: start a private dbus-daemon and "
+          "gattway-sim (from beside gattwayd, else PATH) with the demo fleet or --fleet, use them, "
+          "and stop both on exit. No Bluetooth hardware needed.");
+ABSL_FLAG(std::string, fleet, "",
+          "With --simulate: the simulator's fleet file (YAML, see docs/simulator.md). Empty: the "
+          "demo fleet (sensors, a heart-rate strap, cameras, beacons).");
 ABSL_FLAG(std::string, log_format, "text", "Log line format: text (key=value) or json.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest level logged: debug, info, warn or error.");
 
@@ -54,6 +63,7 @@ constexpr char kUsage[] =
     "\n"
     "Serves the gattway.v1 API (scan, sessions, GATT, hosted peripheral, metrics) on\n"
     "--grpc_address, driving the adapters BlueZ offers on the D-Bus system bus.\n"
+    "--simulate runs it against a simulated BlueZ with a demo fleet instead.\n"
     "SIGTERM/SIGINT stop it cleanly; SIGHUP reloads --config.";
 
 // Returns an error message, or "" when `address` is usable as a listen address.
@@ -90,7 +100,7 @@ void installSignalHandlers() {
   action.sa_handler = onSignal;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaction(s, &action, nullptr);
+  for (int s : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaction(s, &action, nullptr);
 }
 
 int waitForSignal() {
@@ -158,7 +168,29 @@ int main(int argc, char** argv) {
     return fail(e);
   }
 
+  const bool simulate = absl::GetFlag(FLAGS_simulate);
+  if (simulate && !options.dbusAddress.empty()) {
+    return fail("--simulate starts its own bus: do not give --dbus_address with it");
+  }
+  if (!simulate && !absl::GetFlag(FLAGS_fleet).empty()) return fail("--fleet needs --simulate");
+
+  // With --simulate, SIGCHLD says a child died.
   installSignalHandlers();
+
+  std::unique_ptr<gattway::cmd::SimulatedBluez> simulated;
+  if (simulate) {
+    gattway::cmd::SimulateOptions so;
+    so.fleetFile = absl::GetFlag(FLAGS_fleet);
+    so.simArgs = {absl::StrCat("--log_format=", absl::GetFlag(FLAGS_log_format)),
+                  absl::StrCat("--log_level=", absl::GetFlag(FLAGS_log_level))};
+    auto started = gattway::cmd::SimulatedBluez::start(so);
+    if (!started.ok()) {
+      gattway::log::error("simulate.start_failed", {{"error", started.status()}});
+      return 1;
+    }
+    simulated = std::move(*started);
+    options.dbusAddress = simulated->busAddress();
+  }
 
   gattway::server::Gateway gateway(options);
   if (auto s = gateway.start(); !s.ok()) {
@@ -166,8 +198,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gattwayd: %s\n", std::string(s.message()).c_str());
     return 1;
   }
+  int exitCode = 0;
   for (;;) {
     const int sig = waitForSignal();
+    if (sig == SIGCHLD) {
+      auto gone = simulated != nullptr ? simulated->exitedChild() : std::nullopt;
+      if (!gone) continue;
+      gattway::log::error("simulate.child_exited", {{"child", *gone}});
+      exitCode = 1;
+      break;
+    }
     if (sig == SIGHUP) {
       const auto s = gateway.reload();
       if (s.ok()) gattway::log::info("config.reloaded", {{"file", options.configFile}});
@@ -178,6 +218,7 @@ int main(int argc, char** argv) {
     break;
   }
   gateway.shutdown(absl::Seconds(3));
+  simulated.reset();  // the simulator and its bus go after the gateway let go of them
   gattway::log::info("gateway.stopped");
-  return 0;
+  return exitCode;
 }
