@@ -9,12 +9,15 @@ build_packages=(
   cmake ninja-build g++ pkg-config
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libsdbus-c++-dev libsdbus-c++-bin libsystemd-dev dbus-daemon
-  libabsl-dev prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev
+  libabsl-dev prometheus-cpp-dev libspdlog-dev libyaml-cpp-dev libssl-dev
   libgtest-dev libgmock-dev
 )
 test_packages=(
-  python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml
+  python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml openssl
+  prometheus
 )
+# The container image test needs these; it is skipped where they cannot be installed.
+image_packages=(podman buildah debootstrap uidmap)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -34,6 +37,15 @@ if ((${#missing[@]})); then
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
+  image_missing=()
+  for p in "${image_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || image_missing+=("$p")
+  done
+  if ((${#image_missing[@]})); then
+    apt-get install -y -qq --no-install-recommends "${image_missing[@]}" >/dev/null 2>&1 \
+      || echo "deps: podman is not installable here; the container image test will be skipped"
+  fi
+
   # Install from the lock file, only when it changed since the last install. (`npm ci` refuses
   # this lock file: npm never records buf's optional per-platform packages for other platforms.)
   stamp=tests/npm/node_modules/.gattway-lock

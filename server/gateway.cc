@@ -1,6 +1,11 @@
 #include "server/gateway.h"
 
+#include "absl/strings/str_cat.h"
 #include "ble/log.h"
+#include "ble/metrics.h"
+#include "prometheus/exposer.h"
+#include "server/metrics_export.h"
+#include "server/rpc_metrics.h"
 #include "server/adapter_service.h"
 #include "server/gatt_service.h"
 #include "server/grpc_server.h"
@@ -11,14 +16,31 @@
 
 namespace gattway::server {
 
+namespace {
+GrpcServer::InterceptorFactories interceptors(RpcMetrics& rpc) {
+  GrpcServer::InterceptorFactories f;
+  f.push_back(rpc.interceptorFactory());
+  return f;
+}
+}  // namespace
+
 struct Gateway::Parts {
+  Metrics metrics;
+  RpcMetrics rpcMetrics;
+  // Shared: the Prometheus exposer holds a weak_ptr to it.
+  std::shared_ptr<MetricsExport> metricsExport =
+      std::make_shared<MetricsExport>(metrics, rpcMetrics, absl::Now(), GATTWAY_VERSION);
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::shared_ptr<TokenStore> tokens;
+
   AdapterServiceImpl adapters;
   ScanServiceImpl scan;
   SessionServiceImpl sessions;
   GattServiceImpl gatt;
   PeripheralServiceImpl peripheral;
-  MetricsServiceImpl metrics;
-  GrpcServer grpc{{&adapters, &scan, &sessions, &gatt, &peripheral, &metrics}};
+  MetricsServiceImpl metricsService{*metricsExport};
+  GrpcServer grpc{{&adapters, &scan, &sessions, &gatt, &peripheral, &metricsService},
+                  interceptors(rpcMetrics)};
 };
 
 Gateway::Gateway(GatewayOptions options)
@@ -27,19 +49,69 @@ Gateway::Gateway(GatewayOptions options)
 Gateway::~Gateway() { shutdown(absl::ZeroDuration()); }
 
 absl::Status Gateway::start() {
-  if (auto s = parts_->grpc.start(options_.grpcAddress); !s.ok()) return s;
+  if (auto s = checkExposure(options_.grpcAddress, options_.security); !s.ok()) return s;
+  if (!options_.security.tokensFile.empty()) {
+    auto tokens = TokenStore::load(options_.security.tokensFile);
+    if (!tokens.ok()) return tokens.status();
+    parts_->tokens = std::move(*tokens);
+    log::info("auth.tokens_loaded", {{"file", options_.security.tokensFile},
+                                     {"tokens", parts_->tokens->size()}});
+  }
+  auto credentials = makeServerCredentials(options_.grpcAddress, options_.security, parts_->tokens);
+  if (!credentials.ok()) return credentials.status();
+  if (!isLoopbackAddress(options_.grpcAddress) && options_.security.tlsCertFile.empty() &&
+      options_.security.tokensFile.empty()) {
+    log::warn("grpc.insecure", {{"address", options_.grpcAddress},
+                                {"detail", "plaintext without tokens on a non-loopback address "
+                                           "(--insecure): anyone who can reach it can use it"}});
+  }
+  if (!options_.metricsAddress.empty()) {
+    try {
+      parts_->exposer = std::make_unique<prometheus::Exposer>(options_.metricsAddress);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat("cannot serve metrics on ",
+                                                 options_.metricsAddress, ": ", e.what()));
+    }
+    parts_->exposer->RegisterCollectable(parts_->metricsExport);
+    log::info("metrics.listening", {{"address", options_.metricsAddress},
+                                    {"port", metricsPort()}});
+  }
+  if (auto s = parts_->grpc.start(options_.grpcAddress, *credentials, options_.maxMessageBytes);
+      !s.ok()) {
+    return s;
+  }
   parts_->grpc.setServing(true);
-  log::info("grpc.listening", {{"address", options_.grpcAddress}, {"port", parts_->grpc.port()}});
+  log::info("grpc.listening",
+            {{"address", options_.grpcAddress},
+             {"port", parts_->grpc.port()},
+             {"tls", options_.security.tlsCertFile.empty()
+                         ? "off"
+                         : (options_.security.tlsClientCaFile.empty() ? "on" : "mutual")},
+             {"tokens", parts_->tokens ? "on" : "off"}});
   return absl::OkStatus();
 }
 
 int Gateway::grpcPort() const { return parts_->grpc.port(); }
 
-absl::Status Gateway::reload() { return absl::OkStatus(); }
+int Gateway::metricsPort() const {
+  if (!parts_->exposer) return 0;
+  const auto ports = parts_->exposer->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+absl::Status Gateway::reload() {
+  if (parts_->tokens) {
+    if (auto s = parts_->tokens->reload(); !s.ok()) return s;
+    log::info("auth.tokens_loaded", {{"file", options_.security.tokensFile},
+                                     {"tokens", parts_->tokens->size()}});
+  }
+  return absl::OkStatus();
+}
 
 void Gateway::shutdown(absl::Duration grace) {
   if (!parts_) return;
   parts_->grpc.shutdown(grace);
+  parts_->exposer.reset();
 }
 
 }  // namespace gattway::server

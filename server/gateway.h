@@ -8,6 +8,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "server/transport_security.h"
 
 namespace gattway::server {
 
@@ -24,6 +25,10 @@ struct GatewayOptions {
   std::string stateDir;
   // Configuration file (YAML or JSON GatewayConfig); empty: none.
   std::string configFile;
+  // TLS, mTLS, tokens and the --insecure rule.
+  TransportSecurityOptions security;
+  // Largest request accepted, in bytes (larger: RESOURCE_EXHAUSTED).
+  int maxMessageBytes = 1 << 20;
 };
 
 class Gateway {
@@ -37,6 +42,8 @@ class Gateway {
   absl::Status start();
   // The bound gRPC port (after start()).
   int grpcPort() const;
+  // The bound Prometheus port (after start()); 0 when metrics are off.
+  int metricsPort() const;
   // Reloads the configuration file (SIGHUP).
   absl::Status reload();
   // Ends open streams, stops accepting calls and releases BlueZ resources, within `grace`.

@@ -23,13 +23,16 @@ const std::vector<std::string>& apiServiceNames() {
   return kNames;
 }
 
-GrpcServer::GrpcServer(std::vector<grpc::Service*> services) : services_(std::move(services)) {}
+GrpcServer::GrpcServer(std::vector<grpc::Service*> services, InterceptorFactories interceptors)
+    : services_(std::move(services)), interceptors_(std::move(interceptors)) {}
 
 GrpcServer::~GrpcServer() {
   if (server_) shutdown(absl::ZeroDuration());
 }
 
-absl::Status GrpcServer::start(const std::string& address) {
+absl::Status GrpcServer::start(const std::string& address,
+                               std::shared_ptr<grpc::ServerCredentials> credentials,
+                               int maxMessageBytes) {
   // Reflection describes what the generated descriptor pool holds; gRPC's built-in health service
   // is not generated code, so name its descriptor here to link health.proto's into the pool.
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
@@ -37,8 +40,10 @@ absl::Status GrpcServer::start(const std::string& address) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
 
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port_);
+  builder.AddListeningPort(address, std::move(credentials), &port_);
+  builder.SetMaxReceiveMessageSize(maxMessageBytes);
   for (grpc::Service* s : services_) builder.RegisterService(s);
+  builder.experimental().SetInterceptorCreators(std::move(interceptors_));
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
     server_.reset();

@@ -1,5 +1,7 @@
 // gattwayd: the gattway gateway process.
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -28,6 +30,18 @@ ABSL_FLAG(std::string, state_dir, "/var/lib/gattway",
           "Directory for durable state: policies and persistent sessions.");
 ABSL_FLAG(std::string, config, "",
           "Configuration file (GatewayConfig as YAML or JSON), read at start and on SIGHUP.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain for the gRPC port. With --tls_key, the port speaks TLS only.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key for --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle. Requires every client to present a certificate it signed (mTLS).");
+ABSL_FLAG(std::string, tokens_file, "",
+          "Bearer tokens with roles (viewer, operator), stored as SHA-256 hashes; see the "
+          "README's Security section. Reloaded on SIGHUP.");
+ABSL_FLAG(bool, insecure, false,
+          "Allow a non-loopback --grpc_address without TLS or tokens (logs a warning).");
+ABSL_FLAG(int, max_message_bytes, 1 << 20,
+          "Largest request accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.");
 ABSL_FLAG(std::string, log_format, "text", "Log line format: text (key=value) or json.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest level logged: debug, info, warn or error.");
 
@@ -58,6 +72,32 @@ std::string checkListenAddress(const std::string& flag, const std::string& addre
                         "127.0.0.1:50051 or [::]:50051");
   }
   return "";
+}
+
+// Signals are turned into bytes on a pipe that main() reads. A handler (rather than sigwait with a
+// blocked mask) works whichever thread the kernel picks, including threads that libraries start
+// with their own signal masks (civetweb's, under the Prometheus exposer).
+int gSignalPipe[2] = {-1, -1};
+
+void onSignal(int sig) {
+  const char byte = static_cast<char>(sig);
+  [[maybe_unused]] ssize_t n = ::write(gSignalPipe[1], &byte, 1);
+}
+
+void installSignalHandlers() {
+  if (::pipe2(gSignalPipe, O_CLOEXEC) != 0) std::abort();
+  struct sigaction action = {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaction(s, &action, nullptr);
+}
+
+int waitForSignal() {
+  char byte = 0;
+  while (::read(gSignalPipe[0], &byte, 1) != 1) {
+  }
+  return byte;
 }
 
 int fail(const std::string& message) {
@@ -101,6 +141,16 @@ int main(int argc, char** argv) {
   options.dbusAddress = absl::GetFlag(FLAGS_dbus_address);
   options.stateDir = absl::GetFlag(FLAGS_state_dir);
   options.configFile = absl::GetFlag(FLAGS_config);
+  options.security.tlsCertFile = absl::GetFlag(FLAGS_tls_cert);
+  options.security.tlsKeyFile = absl::GetFlag(FLAGS_tls_key);
+  options.security.tlsClientCaFile = absl::GetFlag(FLAGS_tls_client_ca);
+  options.security.tokensFile = absl::GetFlag(FLAGS_tokens_file);
+  options.security.insecure = absl::GetFlag(FLAGS_insecure);
+  options.maxMessageBytes = absl::GetFlag(FLAGS_max_message_bytes);
+  if (options.maxMessageBytes < 4096) {
+    return fail(absl::StrCat("--max_message_bytes must be at least 4096, not ",
+                             options.maxMessageBytes));
+  }
   if (auto e = checkListenAddress("grpc_address", options.grpcAddress, false); !e.empty()) {
     return fail(e);
   }
@@ -108,21 +158,16 @@ int main(int argc, char** argv) {
     return fail(e);
   }
 
-  // Signals are taken synchronously by this thread; block them before any thread starts so that
-  // every thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  for (int s : {SIGTERM, SIGINT, SIGHUP}) sigaddset(&signals, s);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  installSignalHandlers();
 
   gattway::server::Gateway gateway(options);
   if (auto s = gateway.start(); !s.ok()) {
     gattway::log::error("gateway.start_failed", {{"error", s}});
+    std::fprintf(stderr, "gattwayd: %s\n", std::string(s.message()).c_str());
     return 1;
   }
   for (;;) {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    const int sig = waitForSignal();
     if (sig == SIGHUP) {
       const auto s = gateway.reload();
       if (s.ok()) gattway::log::info("config.reloaded", {{"file", options.configFile}});

@@ -20,6 +20,7 @@ grpc.__path__.append(os.path.join(_STUBS, "grpc"))
 
 GATTWAYD = os.environ.get("GATTWAYD", "gattwayd")
 _LISTENING = re.compile(r"event=grpc\.listening .*\bport=(\d+)")
+_METRICS = re.compile(r"event=metrics\.listening .*\bport=(\d+)")
 
 
 class Gattwayd:
@@ -27,12 +28,13 @@ class Gattwayd:
 
     def __init__(self, *args, env=None, startup_timeout=20.0):
         self.state_dir = tempfile.mkdtemp(prefix="gattway-state-")
-        cmd = [GATTWAYD, "--grpc_address=127.0.0.1:0", "--metrics_address=",
+        cmd = [GATTWAYD, "--grpc_address=127.0.0.1:0", "--metrics_address=127.0.0.1:0",
                f"--state_dir={self.state_dir}", *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      text=True, env=env)
         self.lines = []
         self.port = None
+        self.metrics_port = None
         self._ready = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -44,6 +46,9 @@ class Gattwayd:
         for line in self.proc.stderr:
             line = line.rstrip("\n")
             self.lines.append(line)
+            m = _METRICS.search(line)
+            if m and self.metrics_port is None:
+                self.metrics_port = int(m.group(1))
             m = _LISTENING.search(line)
             if m and self.port is None:
                 self.port = int(m.group(1))

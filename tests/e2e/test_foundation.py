@@ -85,8 +85,17 @@ def test_help_describes_every_flag():
         assert flag in done.stdout + done.stderr, flag
 
 
+def test_serves_prometheus_metrics(gateway):
+    import urllib.request
+    assert gateway.metrics_port
+    body = urllib.request.urlopen(f"http://127.0.0.1:{gateway.metrics_port}/metrics",
+                                  timeout=5).read().decode()
+    assert "# TYPE gattway_grpc_calls_total counter" in body
+    assert "gattway_bluez_up" in body
+
+
 def test_sigterm_stops_it_cleanly_within_five_seconds():
-    g = Gattwayd()
+    g = Gattwayd()  # with the Prometheus endpoint on, as by default
     code, seconds = g.stop(signal.SIGTERM)
     assert code == 0, g.log_text()
     assert seconds < 5.0

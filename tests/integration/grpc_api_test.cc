@@ -1,6 +1,7 @@
 // The gateway in-process on an ephemeral port, called over real gRPC.
 #include <memory>
 
+#include "gattway/v1/metrics.grpc.pb.h"
 #include "gattway/v1/peripheral.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
@@ -10,6 +11,7 @@
 #include "gtest/gtest.h"
 #include "server/gateway.h"
 #include "server/grpc_server.h"
+#include "tests/support/http_get.h"
 
 namespace gattway {
 namespace {
@@ -19,6 +21,7 @@ class AGateway : public ::testing::Test {
   static void SetUpTestSuite() {
     server::GatewayOptions options;
     options.grpcAddress = "127.0.0.1:0";
+    options.metricsAddress = "127.0.0.1:0";  // one Exposer per suite: it takes ~2 s to stop
     gateway_ = new server::Gateway(options);
     ASSERT_TRUE(gateway_->start().ok());
   }
@@ -75,6 +78,41 @@ TEST_F(AGateway, EndsAnUnbuiltStreamWithUnimplemented) {
   v1::WatchPeripheralResponse event;
   EXPECT_FALSE(reader->Read(&event));
   EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+}
+
+TEST_F(AGateway, ServesPrometheusMetricsWithTheSameFiguresAsGetMetrics) {
+  // One call to count, then the two views of the figures.
+  {
+    auto stub = v1::PeripheralService::NewStub(channel());
+    grpc::ClientContext ctx;
+    v1::NotifyResponse response;
+    (void)stub->Notify(withDeadline(&ctx), v1::NotifyRequest(), &response);
+  }
+  auto metrics = v1::MetricsService::NewStub(channel());
+  grpc::ClientContext ctx;
+  v1::GetMetricsResponse snapshot;
+  ASSERT_TRUE(metrics->GetMetrics(withDeadline(&ctx), v1::GetMetricsRequest(), &snapshot).ok());
+  std::uint64_t notifyCalls = 0;
+  for (const auto& c : snapshot.rpc().calls()) {
+    if (c.labels().at("method") == "/gattway.v1.PeripheralService/Notify" &&
+        c.labels().at("code") == "UNIMPLEMENTED") {
+      notifyCalls = c.value();
+    }
+  }
+  EXPECT_GE(notifyCalls, 1u);
+  EXPECT_EQ(snapshot.version(), GATTWAY_VERSION);
+
+  ASSERT_GT(gateway_->metricsPort(), 0);
+  const std::string text = testing::httpGet(gateway_->metricsPort(), "/metrics");
+  EXPECT_NE(text.find("# TYPE gattway_scan_results_received_total counter"), std::string::npos)
+      << text.substr(0, 400);
+  EXPECT_NE(text.find("# TYPE gattway_gatt_operation_duration_seconds histogram"),
+            std::string::npos);
+  EXPECT_NE(text.find("process_resident_memory_bytes"), std::string::npos);
+  const std::string series =
+      "gattway_grpc_calls_total{method=\"/gattway.v1.PeripheralService/Notify\",code=\"UNIMPLEMENTED\"} " +
+      std::to_string(notifyCalls);
+  EXPECT_NE(text.find(series), std::string::npos) << "missing: " << series;
 }
 
 }  // namespace
