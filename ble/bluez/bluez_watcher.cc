@@ -71,11 +71,18 @@ void BluezWatcher::start() {
   add(kObjectsRule, objectsMatch_);
   add(kPropertiesRule, propertiesMatch_);
   // Sent after the AddMatch calls: the bus daemon handles them in order.
+  queryOwner();
+}
+
+void BluezWatcher::queryOwner() {
   ownerQuery_ = BusDaemonProxy(calls_).getNameOwner(
       kBluezName, kOwnerQueryTimeout, [this](absl::StatusOr<std::string> owner) {
         if (ownerKnown_) return;  // NameOwnerChanged was first and is newer
         if (!owner.ok()) {
           log::warn("bluez.owner_query_failed", {{"error", owner.status()}});
+          retry_ = executor_.runAfter(kRetryDelay, [this] {
+            if (!ownerKnown_ && state_ == State::kDown) queryOwner();
+          });
           return;
         }
         ownerIs(*owner);

@@ -67,6 +67,7 @@ class BluezWatcher {
     kUp,       // mirrored; signals applied
   };
 
+  void queryOwner();
   void onSignal(sd_bus_message* m);
   void onNameOwnerChanged(sd_bus_message* m);
   void onInterfacesAdded(sd_bus_message* m);

@@ -132,6 +132,11 @@ void ConnectOp::readBack() {
 }
 
 void ConnectOp::connectFailed(absl::Status status) {
+  if (err::reasonOf(status) == err::Reason::kTimeout) {
+    // sd-bus (or the bus daemon) gave up on the call, not BlueZ: its connect may still run.
+    abandon();
+    return finish(std::move(status));
+  }
   connectSent_ = false;  // BlueZ answered: nothing of ours is pending
   if (!hasBluezError(status, "org.bluez.Error.Failed", "le-connection-abort-by-local")) {
     return finish(std::move(status));
