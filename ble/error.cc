@@ -227,6 +227,13 @@ absl::Status fromBluez(absl::string_view name, absl::string_view message, absl::
     // ATT Insufficient Authentication / Encryption / Key Size: BlueZ does not say which.
     return make(C::kPermissionDenied, Reason::kBluezError, text, bluezMeta);
   }
+  // LEAdvertisingManager1.RegisterAdvertisement (5.66, src/advertising.c).
+  if (shortName == "NotPermitted" && message == "Maximum advertisements reached") {
+    return make(Reason::kNoAdvertisingInstance, text, bluezMeta);
+  }
+  if (shortName == "Failed" && message == "Failed to parse advertisement.") {
+    return make(C::kInvalidArgument, Reason::kBluezError, text, bluezMeta);
+  }
   if (shortName == "NotPermitted") {
     return make(C::kFailedPrecondition, Reason::kBluezError, text, bluezMeta);
   }

@@ -1,6 +1,8 @@
 #include "server/gateway.h"
 
 #include "absl/strings/str_cat.h"
+#include "ble/dbus/connection.h"
+#include "ble/event_loop.h"
 #include "ble/log.h"
 #include "ble/metrics.h"
 #include "prometheus/exposer.h"
@@ -11,6 +13,7 @@
 #include "server/grpc_server.h"
 #include "server/metrics_service.h"
 #include "server/peripheral_service.h"
+#include "server/peripheral_wiring.h"
 #include "server/scan_service.h"
 #include "server/session_service.h"
 
@@ -32,6 +35,9 @@ struct Gateway::Parts {
       std::make_shared<MetricsExport>(metrics, rpcMetrics, absl::Now(), GATTWAY_VERSION);
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<TokenStore> tokens;
+  LoopThread loop{"gattway-ble"};
+  std::unique_ptr<dbus::LoopConnection> bus;  // loop thread only
+  PeripheralParts hosted;                     // loop thread only
 
   AdapterServiceImpl adapters;
   ScanServiceImpl scan;
@@ -76,6 +82,20 @@ absl::Status Gateway::start() {
     log::info("metrics.listening", {{"address", options_.metricsAddress},
                                     {"port", metricsPort()}});
   }
+  parts_->loop.runSync([this] {
+    // Without a bus the gateway still serves; BLE calls answer UNAVAILABLE.
+    if (auto c = dbus::openBus(options_.dbusAddress); c.ok()) {
+      parts_->bus = std::make_unique<dbus::LoopConnection>(parts_->loop.loop(), std::move(*c));
+    } else {
+      log::warn("dbus.unavailable", {{"error", c.status()}});
+    }
+    parts_->hosted.start(parts_->loop.loop(), parts_->bus.get(), parts_->metrics,
+                         options_.peripheralBackend);
+    if (parts_->hosted.peripheral) {
+      parts_->peripheral.attach(&parts_->loop.loop(), parts_->hosted.peripheral.get(),
+                                &parts_->metrics);
+    }
+  });
   if (auto s = parts_->grpc.start(options_.grpcAddress, *credentials, options_.maxMessageBytes);
       !s.ok()) {
     return s;
@@ -112,6 +132,11 @@ void Gateway::shutdown(absl::Duration grace) {
   if (!parts_) return;
   parts_->grpc.shutdown(grace);
   parts_->exposer.reset();
+  // After gRPC: no call can reach the loop any more.
+  parts_->loop.runSync([this] {
+    parts_->hosted.stop();
+    parts_->bus.reset();
+  });
 }
 
 }  // namespace gattway::server

@@ -3,12 +3,18 @@
 // in-process against a private bus.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "server/transport_security.h"
+
+namespace gattway {
+class EventLoop;
+class PeripheralBackend;
+}  // namespace gattway
 
 namespace gattway::server {
 
@@ -29,6 +35,9 @@ struct GatewayOptions {
   TransportSecurityOptions security;
   // Largest request accepted, in bytes (larger: RESOURCE_EXHAUSTED).
   int maxMessageBytes = 1 << 20;
+  // Builds the hosted peripheral's backend on the loop thread; unset: BlueZ on dbusAddress.
+  // Tests inject an in-process fake.
+  std::function<std::unique_ptr<PeripheralBackend>(EventLoop&)> peripheralBackend;
 };
 
 class Gateway {

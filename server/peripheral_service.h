@@ -1,12 +1,27 @@
-// gattway.v1.PeripheralService.
+// gattway.v1.PeripheralService: translates to the peripheral domain (ble/peripheral) on the
+// loop thread. Unary calls are checked here, posted to the loop and finished from the domain's
+// callback; streams feed bounded StreamChannels.
 #pragma once
 
+#include "ble/executor.h"
+#include "ble/metrics.h"
+#include "ble/peripheral/peripheral.h"
 #include "gattway/v1/peripheral.grpc.pb.h"
 
 namespace gattway::server {
 
 class PeripheralServiceImpl final : public v1::PeripheralService::CallbackService {
  public:
+  // Without a peripheral (no D-Bus connection), every call answers UNAVAILABLE.
+  PeripheralServiceImpl() = default;
+  PeripheralServiceImpl(Executor* loop, peripheral::Peripheral* peripheral, Metrics* metrics)
+      : loop_(loop), peripheral_(peripheral), metrics_(metrics) {}
+  void attach(Executor* loop, peripheral::Peripheral* peripheral, Metrics* metrics) {
+    loop_ = loop;
+    peripheral_ = peripheral;
+    metrics_ = metrics;
+  }
+
   grpc::ServerUnaryReactor* RegisterServices(grpc::CallbackServerContext* context, const v1::RegisterServicesRequest* request, v1::RegisterServicesResponse* response) override;
   grpc::ServerUnaryReactor* UnregisterServices(grpc::CallbackServerContext* context, const v1::UnregisterServicesRequest* request, v1::UnregisterServicesResponse* response) override;
   grpc::ServerUnaryReactor* StartAdvertising(grpc::CallbackServerContext* context, const v1::StartAdvertisingRequest* request, v1::StartAdvertisingResponse* response) override;
@@ -18,6 +33,11 @@ class PeripheralServiceImpl final : public v1::PeripheralService::CallbackServic
   grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>* HandleReads(grpc::CallbackServerContext* context) override;
   grpc::ServerWriteReactor<v1::WatchPeripheralResponse>* WatchPeripheral(grpc::CallbackServerContext* context, const v1::WatchPeripheralRequest* request) override;
   grpc::ServerUnaryReactor* GetPeripheral(grpc::CallbackServerContext* context, const v1::GetPeripheralRequest* request, v1::GetPeripheralResponse* response) override;
+
+ private:
+  Executor* loop_ = nullptr;
+  peripheral::Peripheral* peripheral_ = nullptr;
+  Metrics* metrics_ = nullptr;
 };
 
 }  // namespace gattway::server

@@ -36,4 +36,8 @@ void appendBytes(sdbus::Message& message, const std::uint8_t* data, std::size_t 
   if (r < 0) throw sdbus::Error("org.freedesktop.DBus.Error.NoMemory", "cannot append byte array");
 }
 
+bool skip(sdbus::Message& message, const char* signature) {
+  return sd_bus_message_skip(MessageAccess::raw(message), signature) >= 0;
+}
+
 }  // namespace gattway::dbus

@@ -28,4 +28,8 @@ inline void appendBytes(sdbus::Message& message, const std::vector<std::uint8_t>
   appendBytes(message, bytes.data(), bytes.size());
 }
 
+// Skips the next complete value of type `signature` (e.g. "v") without decoding it: for the
+// properties a signal handler does not want. Returns false when the next item is not of that type.
+bool skip(sdbus::Message& message, const char* signature);
+
 }  // namespace gattway::dbus

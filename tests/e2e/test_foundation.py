@@ -10,7 +10,7 @@ from gattway_e2e import GATTWAYD, Gattwayd, error_info
 
 from grpc.health.v1 import health_pb2, health_pb2_grpc
 from grpc.reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from gattway.v1 import peripheral_pb2, peripheral_pb2_grpc
+from gattway.v1 import session_pb2, session_pb2_grpc
 
 API_SERVICES = {
     "gattway.v1.AdapterService", "gattway.v1.ScanService", "gattway.v1.SessionService",
@@ -54,9 +54,9 @@ def test_reflection_describes_the_health_service(channel):
 
 
 def test_an_unbuilt_rpc_answers_unimplemented_saying_so(channel):
-    stub = peripheral_pb2_grpc.PeripheralServiceStub(channel)
+    stub = session_pb2_grpc.SessionServiceStub(channel)
     with pytest.raises(grpc.RpcError) as caught:
-        stub.Notify(peripheral_pb2.NotifyRequest(), timeout=5)
+        stub.CreatePolicy(session_pb2.CreatePolicyRequest(), timeout=5)
     e = caught.value
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "not built yet" in e.details()

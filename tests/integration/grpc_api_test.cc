@@ -3,6 +3,7 @@
 
 #include "gattway/v1/metrics.grpc.pb.h"
 #include "gattway/v1/peripheral.grpc.pb.h"
+#include "gattway/v1/session.grpc.pb.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
@@ -56,12 +57,12 @@ TEST_F(AGateway, ReportsHealthServingForItselfAndEveryService) {
 }
 
 TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
-  auto stub = v1::PeripheralService::NewStub(channel());
+  auto stub = v1::SessionService::NewStub(channel());
   grpc::ClientContext ctx;
-  v1::NotifyResponse response;
-  const grpc::Status s = stub->Notify(withDeadline(&ctx), v1::NotifyRequest(), &response);
+  v1::CreatePolicyResponse response;
+  const grpc::Status s = stub->CreatePolicy(withDeadline(&ctx), v1::CreatePolicyRequest(), &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("PeripheralService.Notify is not built yet"), std::string::npos)
+  EXPECT_NE(s.error_message().find("SessionService.CreatePolicy is not built yet"), std::string::npos)
       << s.error_message();
   google::rpc::Status rich;
   ASSERT_TRUE(rich.ParseFromString(s.error_details()));
@@ -71,13 +72,23 @@ TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
   EXPECT_EQ(info.reason(), "NOT_BUILT_YET");
 }
 
-TEST_F(AGateway, EndsAnUnbuiltStreamWithUnimplemented) {
+TEST_F(AGateway, EndsAPeripheralStreamWithUnavailableWhenBlueZIsAbsent) {
+  // The test gateway talks to the system bus, where no org.bluez runs (or no bus at all).
   auto stub = v1::PeripheralService::NewStub(channel());
   grpc::ClientContext ctx;
   auto reader = stub->WatchPeripheral(withDeadline(&ctx), v1::WatchPeripheralRequest());
   v1::WatchPeripheralResponse event;
+  grpc::ClientContext ctx2;
+  v1::GetValueResponse value;
+  v1::GetValueRequest request;
+  request.mutable_characteristic()->set_characteristic_uuid("2A6E");
+  const grpc::Status s = stub->GetValue(withDeadline(&ctx2), request, &value);
+  EXPECT_TRUE(s.error_code() == grpc::StatusCode::UNAVAILABLE ||
+              s.error_code() == grpc::StatusCode::FAILED_PRECONDITION)
+      << s.error_code() << " " << s.error_message();
+  ctx.TryCancel();
   EXPECT_FALSE(reader->Read(&event));
-  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  reader->Finish();
 }
 
 TEST_F(AGateway, ServesPrometheusMetricsWithTheSameFiguresAsGetMetrics) {
@@ -95,7 +106,7 @@ TEST_F(AGateway, ServesPrometheusMetricsWithTheSameFiguresAsGetMetrics) {
   std::uint64_t notifyCalls = 0;
   for (const auto& c : snapshot.rpc().calls()) {
     if (c.labels().at("method") == "/gattway.v1.PeripheralService/Notify" &&
-        c.labels().at("code") == "UNIMPLEMENTED") {
+        c.labels().at("code") == "INVALID_ARGUMENT") {
       notifyCalls = c.value();
     }
   }
@@ -110,7 +121,7 @@ TEST_F(AGateway, ServesPrometheusMetricsWithTheSameFiguresAsGetMetrics) {
             std::string::npos);
   EXPECT_NE(text.find("process_resident_memory_bytes"), std::string::npos);
   const std::string series =
-      "gattway_grpc_calls_total{method=\"/gattway.v1.PeripheralService/Notify\",code=\"UNIMPLEMENTED\"} " +
+      "gattway_grpc_calls_total{method=\"/gattway.v1.PeripheralService/Notify\",code=\"INVALID_ARGUMENT\"} " +
       std::to_string(notifyCalls);
   EXPECT_NE(text.find(series), std::string::npos) << "missing: " << series;
 }
