@@ -271,6 +271,24 @@ TEST_F(GattOverBluez, EndsSessionsWhenTheCharacteristicGoes) {
   EXPECT_TRUE(notifications().empty());
 }
 
+TEST_F(GattOverBluez, StopReleasesSubscriptionsAndDiscovery) {
+  start();
+  ASSERT_TRUE(subscribe().ok());
+  ASSERT_TRUE(awaitStatus([&](StatusCallback done) {
+                return backend->startDiscovery(kAdapter, {}, std::move(done));
+              }).ok());
+  onLoop([&] { backend->stop(); });
+  listener.clear();  // what came before stop() returned
+  ASSERT_TRUE(eventually([&] {
+    return fake.callCount("StopNotify") == 1 && fake.callCount("StopDiscovery") == 1;
+  }));
+  ASSERT_TRUE(eventually([&] { return !fake.discovering(kAdapterPath); }));
+  fake.notify(hrm, {1});
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(listener.events().empty()) << "nothing is reported after stop()";
+  onLoop([&] { EXPECT_FALSE(backend->bluezUp()); });
+}
+
 TEST_F(GattOverBluez, KeepsAtMostTheLimitOfCallsInFlight) {
   // Ten characteristics, ten reads at once, a limit of four.
   for (std::uint16_t h = 0x20; h < 0x34; h += 2) {
