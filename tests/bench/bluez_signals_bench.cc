@@ -5,7 +5,7 @@
 //
 // Prints, per case: signals delivered, wall-clock rate, and the backend loop thread's CPU time per
 // signal (which is what the gateway spends; the rate is bounded by dbus-daemon, DBUS-PERF.md).
-// Usage: bluez_signals_bench [signals per case, default 100000]
+// Usage: build/tests/gattway_bluez_signals_bench [signals per case, default 100000]
 #include <time.h>
 
 #include <atomic>

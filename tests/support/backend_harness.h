@@ -1,5 +1,6 @@
 // The BlueZ backend on its own loop thread against a fake org.bluez on a private bus, with a
-// listener that records what it hears: the fixture of the backend's integration tests.
+// listener that records what it hears: the fixture of the backend's integration tests. Header
+// only: gattway_test_support is also linked into programs without GoogleTest.
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "ble/bluez/bluez_central_backend.h"
 #include "ble/central_backend.h"
@@ -18,6 +20,7 @@
 #include "ble/event_loop.h"
 #include "ble/metrics.h"
 #include "gtest/gtest.h"
+#include "tests/support/bluez_objects.h"
 #include "tests/support/fake_bluez.h"
 #include "tests/support/private_bus.h"
 
@@ -132,9 +135,23 @@ class BackendHarness : public ::testing::Test {
   }
 
   // An adapter (powered) in the fake's tree; then fake.start().
-  void startBluez(bool powered = true);
+  void startBluez(bool powered = true) {
+    fake.addObject(adapterObject(kAdapter, "00:AA:01:00:00:00", powered), /*announce=*/false);
+    fake.start();
+  }
   // Opens the backend's connection, starts it, and (when `waitUp`) waits for onBackendUp.
-  void startBackend(bool waitUp = true, std::size_t maxCallsInFlight = 64);
+  void startBackend(bool waitUp = true, std::size_t maxCallsInFlight = 64) {
+    client.runSync([&] {
+      auto opened = dbus::openBus(bus.address());
+      ASSERT_TRUE(opened.ok()) << opened.status();
+      connection = std::make_unique<dbus::LoopConnection>(client.loop(), std::move(*opened));
+      backend = std::make_unique<BluezCentralBackend>(*connection, metrics, maxCallsInFlight);
+      backend->start(&listener);
+    });
+    if (waitUp) {
+      ASSERT_TRUE(listener.waitForCount("up", 1)) << "the backend never came up";
+    }
+  }
 
   // Runs `start` on the loop thread with a callback; waits for the result.
   template <typename R>
@@ -160,7 +177,14 @@ class BackendHarness : public ::testing::Test {
     client.runSync([&] { fn(); });
   }
   const DeviceInfo* device(const Address& address) { return backend->device(kAdapter, address); }
-  bool deviceConnected(const Address& address);
+  bool deviceConnected(const Address& address) {
+    bool connected = false;
+    onLoop([&] {
+      const DeviceInfo* d = device(address);
+      connected = d != nullptr && d->connected;
+    });
+    return connected;
+  }
 
   testing::PrivateBus bus;
   FakeBluez fake;
@@ -173,6 +197,14 @@ class BackendHarness : public ::testing::Test {
 };
 
 // Polls `pred` (any thread) until it holds.
-bool eventually(const std::function<bool()>& pred, absl::Duration timeout = absl::Seconds(5));
+inline bool eventually(const std::function<bool()>& pred,
+                       absl::Duration timeout = absl::Seconds(5)) {
+  const absl::Time end = absl::Now() + timeout;
+  while (absl::Now() < end) {
+    if (pred()) return true;
+    absl::SleepFor(absl::Milliseconds(2));
+  }
+  return pred();
+}
 
 }  // namespace gattway::testing
