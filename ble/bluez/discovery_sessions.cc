@@ -186,6 +186,8 @@ void DiscoverySessions::adapterChanged(const AdapterInfo& adapter) {
 void DiscoverySessions::adapterRemoved(const std::string& adapter) {
   Adapter* a = find(adapter);
   if (a == nullptr) return;
+  // As in bluezDown(): a running session comes back with the adapter, a pending request fails.
+  if (!a->waiters.empty()) a->wanted.reset();
   a->applied.reset();
   a->powered = false;
   a->call.reset();
@@ -197,9 +199,9 @@ void DiscoverySessions::adapterRemoved(const std::string& adapter) {
 
 void DiscoverySessions::bluezDown() {
   for (auto& [name, a] : adapters_) {
-    // A session that ran is started again when BlueZ is back; one still being started failed
-    // (its caller hears UNAVAILABLE) and is not.
-    if (!a.applied) a.wanted.reset();
+    // A session that ran is started again when BlueZ is back; one whose request was still pending
+    // failed (its caller hears UNAVAILABLE and asks again if it still wants it).
+    if (!a.waiters.empty()) a.wanted.reset();
     a.applied.reset();
     a.powered = false;
     a.stalled = false;

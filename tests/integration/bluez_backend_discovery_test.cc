@@ -110,6 +110,22 @@ TEST_F(DiscoveryOverBluez, StartsAgainAfterBluetoothdRestarts) {
   ASSERT_TRUE(eventually([&] { return fake.discovering(kAdapterPath); }));
 }
 
+TEST_F(DiscoveryOverBluez, StartsAgainWhenBluetoothdRemovesItsAdapterBeforeLeaving) {
+  startBluez();
+  startBackend();
+  ASSERT_TRUE(start({}).ok());
+  // A stopping bluetoothd removes its objects first (the simulator does too).
+  fake.removeObject(kAdapterPath);
+  ASSERT_TRUE(listener.waitForCount("adapter-removed", 1));
+  fake.crash();
+  ASSERT_TRUE(listener.waitForCount("down", 1));
+  fake.start();
+  ASSERT_TRUE(listener.waitForCount("up", 2));
+  // It comes back without adapters, which appear a moment later.
+  fake.addObject(testing::adapterObject(kAdapter, "00:AA:01:00:00:00"));
+  ASSERT_TRUE(eventually([&] { return fake.discovering(kAdapterPath); }));
+}
+
 TEST_F(DiscoveryOverBluez, ReportsAnAdapterThatIsOffOrUnknown) {
   startBluez(/*powered=*/false);
   startBackend();
