@@ -40,6 +40,21 @@ BluezCentralBackend::BluezCentralBackend(dbus::LoopConnection& connection, Metri
       watcher_(bluez::rawBus(connection.get()), calls_, connection.loop(), mirror_, metrics, *this),
       ops_(connection.loop()) {}
 
+BluezCentralBackend::BluezCentralBackend(std::unique_ptr<dbus::LoopConnection> connection,
+                                         Metrics& metrics)
+    : BluezCentralBackend(*connection, metrics) {
+  ownedConnection_ = std::move(connection);
+}
+
+absl::StatusOr<std::unique_ptr<BluezCentralBackend>> BluezCentralBackend::open(
+    EventLoop& loop, const std::string& busAddress, Metrics& metrics) {
+  auto bus = dbus::openBus(busAddress);
+  if (!bus.ok()) return bus.status();
+  auto connection = std::make_unique<dbus::LoopConnection>(loop, std::move(*bus));
+  return std::unique_ptr<BluezCentralBackend>(
+      new BluezCentralBackend(std::move(connection), metrics));
+}
+
 BluezCentralBackend::~BluezCentralBackend() { listener_ = nullptr; }
 
 void BluezCentralBackend::start(CentralBackendListener* listener) {

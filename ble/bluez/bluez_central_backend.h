@@ -1,8 +1,10 @@
 // CentralBackend over BlueZ 5.66's D-Bus API (ble/central_backend.h says what it owes).
 //
-// Construction: BluezCentralBackend backend(connection, metrics); on the loop thread, with the
-// LoopConnection the gateway opened on the system bus (or the simulator's bus). Nothing is sent
-// until start(listener). Destroy it on the loop thread, before the connection.
+// Construction, on the loop thread (or before the loop runs), nothing sent until start(listener):
+//   auto backend = BluezCentralBackend::open(loop, busAddress, metrics);  // its own connection
+//                                           // busAddress "": the system bus (DBUS_SYSTEM_BUS_ADDRESS)
+//   BluezCentralBackend backend(connection, metrics);  // on a LoopConnection the caller keeps
+// Destroy it on the loop thread (before the connection, when the caller keeps that).
 //
 // Parts, each in its own file:
 //   BluezWatcher       owner of org.bluez, the snapshot, the three signal streams → ObjectMirror
@@ -49,6 +51,11 @@ class BluezCentralBackend final : public CentralBackend,
   // on the connection (the system bus refuses more than 128 pending replies per connection).
   BluezCentralBackend(dbus::LoopConnection& connection, Metrics& metrics,
                       std::size_t maxCallsInFlight = bluez::CallLimiter::kDefaultLimit);
+  // Opens a connection to the bus at `busAddress` ("" : the system bus) driven by `loop`, and a
+  // backend that owns it. UNAVAILABLE (BLUEZ_UNAVAILABLE) when the bus cannot be reached.
+  static absl::StatusOr<std::unique_ptr<BluezCentralBackend>> open(EventLoop& loop,
+                                                                   const std::string& busAddress,
+                                                                   Metrics& metrics);
   ~BluezCentralBackend() override;
   BluezCentralBackend(const BluezCentralBackend&) = delete;
   BluezCentralBackend& operator=(const BluezCentralBackend&) = delete;
@@ -127,6 +134,9 @@ class BluezCentralBackend final : public CentralBackend,
   template <typename Result>
   Operation failLater(absl::Status status, Callback<Result> done);
 
+  BluezCentralBackend(std::unique_ptr<dbus::LoopConnection> connection, Metrics& metrics);
+
+  std::unique_ptr<dbus::LoopConnection> ownedConnection_;  // open(): destroyed last
   dbus::LoopConnection& connection_;
   Metrics& metrics_;
   CentralBackendListener* listener_ = nullptr;

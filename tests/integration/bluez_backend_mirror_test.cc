@@ -124,6 +124,24 @@ TEST_F(TheBluezBackend, ResyncsWhenBluetoothdRestarts) {
   EXPECT_EQ(metrics.bluezUp.value(), 1);
 }
 
+TEST_F(TheBluezBackend, CanOpenAndOwnItsConnection) {
+  startBluez();
+  testing::RecordingListener own;
+  std::unique_ptr<BluezCentralBackend> owning;
+  onLoop([&] {
+    auto opened = BluezCentralBackend::open(client.loop(), bus.address(), metrics);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    owning = std::move(*opened);
+    owning->start(&own);
+  });
+  EXPECT_TRUE(own.waitForCount("up", 1));
+  onLoop([&] { owning.reset(); });
+  onLoop([&] {
+    auto unreachable = BluezCentralBackend::open(client.loop(), "unix:path=/nonexistent/bus", metrics);
+    EXPECT_EQ(err::reasonOf(unreachable.status()), err::Reason::kBluezUnavailable);
+  });
+}
+
 TEST_F(TheBluezBackend, TakesSignalsFromBlueZOnly) {
   fake.addObject(deviceObject(kAdapter, kSensor), false);
   startBluez();
