@@ -14,7 +14,7 @@ namespace {
 // BlueZ's local disconnect waits ~2 s before dropping the link.
 constexpr absl::Duration kDisconnectTimeout = absl::Seconds(10);
 // How long Connected=false may trail the Disconnect reply before the mirror is trusted as is.
-constexpr absl::Duration kSignalGrace = absl::Seconds(1);
+constexpr absl::Duration kSignalGrace = absl::Milliseconds(500);
 constexpr absl::Duration kRefreshTimeout = absl::Seconds(10);
 
 }  // namespace
