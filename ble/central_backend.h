@@ -7,6 +7,10 @@
 //   listener call runs on that thread too. Nothing blocks: D-Bus calls are asynchronous.
 // - Callbacks run exactly once, unless the Operation handle returned for the call is destroyed
 //   first; after that they never run (the pending D-Bus call is cancelled).
+// - Callbacks run on a later loop turn, never before the call that takes them returns (also for
+//   errors known at once, such as an unknown adapter): callers keep the returned Operation and
+//   rely on it being theirs until the callback runs. Destroying an Operation whose callback has
+//   already run does nothing.
 // - Deadlines: a `timeout` bounds the whole operation; when it passes the callback gets
 //   DEADLINE_EXCEEDED (reason TIMEOUT) and the underlying call is cancelled.
 // - Errors follow ble/error.h: BlueZ errors through err::fromBluez, so codes are decided in one

@@ -1,33 +1,54 @@
 #include "server/gateway.h"
 
 #include "absl/strings/str_cat.h"
+#include "ble/central/absent_backend.h"
+#include "ble/central/central.h"
 #include "ble/dbus/connection.h"
 #include "ble/event_loop.h"
 #include "ble/log.h"
 #include "ble/metrics.h"
 #include "prometheus/exposer.h"
-#include "server/metrics_export.h"
-#include "server/rpc_metrics.h"
 #include "server/adapter_service.h"
 #include "server/gatt_service.h"
 #include "server/grpc_server.h"
+#include "server/metrics_export.h"
 #include "server/metrics_service.h"
 #include "server/peripheral_service.h"
 #include "server/peripheral_wiring.h"
+#include "server/rpc_metrics.h"
 #include "server/scan_service.h"
+#include "server/service_context.h"
 #include "server/session_service.h"
+#include "server/stream_registry.h"
 
 namespace gattway::server {
-
 namespace {
+
 GrpcServer::InterceptorFactories interceptors(RpcMetrics& rpc) {
   GrpcServer::InterceptorFactories f;
   f.push_back(rpc.interceptorFactory());
   return f;
 }
+
+// The production backend over the gateway's D-Bus connection (null when the bus could not be
+// opened: then every BLE call answers UNAVAILABLE and says why).
+std::unique_ptr<CentralBackend> makeBluezBackend(Executor& loop, dbus::LoopConnection* bus) {
+  if (bus == nullptr) {
+    return std::make_unique<AbsentBackend>(loop, "the D-Bus bus BlueZ is on could not be opened");
+  }
+  return std::make_unique<AbsentBackend>(
+      loop, "this gattwayd has no BlueZ backend built in yet (ble/bluez, branch bluez)");
+}
+
 }  // namespace
 
+// Built in declaration order; the loop thread outlives everything that posts to it, and shutdown()
+// destroys the BLE parts on it.
 struct Gateway::Parts {
+  Parts(const GatewayOptions& options, const BackendFactory& factory)
+      : built(buildOnLoop(options, factory)) {}
+
+  LoopThread loop{"gattway-ble"};
   Metrics metrics;
   RpcMetrics rpcMetrics;
   // Shared: the Prometheus exposer holds a weak_ptr to it.
@@ -35,22 +56,48 @@ struct Gateway::Parts {
       std::make_shared<MetricsExport>(metrics, rpcMetrics, absl::Now(), GATTWAY_VERSION);
   std::unique_ptr<prometheus::Exposer> exposer;
   std::shared_ptr<TokenStore> tokens;
-  LoopThread loop{"gattway-ble"};
-  std::unique_ptr<dbus::LoopConnection> bus;  // loop thread only
-  PeripheralParts hosted;                     // loop thread only
 
-  AdapterServiceImpl adapters;
-  ScanServiceImpl scan;
-  SessionServiceImpl sessions;
-  GattServiceImpl gatt;
+  std::unique_ptr<dbus::LoopConnection> bus;  // loop thread only; the gateway's one connection
+  std::unique_ptr<CentralBackend> backend;    // loop thread only
+  std::unique_ptr<Central> central;           // loop thread only
+  PeripheralParts hosted;                     // loop thread only
+  bool built;
+
+  StreamRegistry streams;
+  ServiceContext ctx{loop.loop(), *central, metrics, streams};
+  AdapterServiceImpl adapters{ctx};
+  ScanServiceImpl scan{ctx};
+  SessionServiceImpl sessions{ctx};
+  GattServiceImpl gatt{ctx};
   PeripheralServiceImpl peripheral;
   MetricsServiceImpl metricsService{*metricsExport};
   GrpcServer grpc{{&adapters, &scan, &sessions, &gatt, &peripheral, &metricsService},
                   interceptors(rpcMetrics)};
+  bool stopped = false;
+
+ private:
+  // Opens the D-Bus connection (unless every backend is injected) and makes the central domain,
+  // all on the loop thread.
+  bool buildOnLoop(const GatewayOptions& options, const BackendFactory& factory) {
+    loop.runSync([&] {
+      if (!factory || !options.peripheralBackend) {
+        if (auto c = dbus::openBus(options.dbusAddress); c.ok()) {
+          bus = std::make_unique<dbus::LoopConnection>(loop.loop(), std::move(*c));
+        } else {
+          log::warn("dbus.unavailable", {{"error", c.status()}});
+        }
+      }
+      backend = factory ? factory(loop.loop()) : makeBluezBackend(loop.loop(), bus.get());
+      central = std::make_unique<Central>(loop.loop(), *backend, metrics);
+    });
+    return true;
+  }
 };
 
-Gateway::Gateway(GatewayOptions options)
-    : options_(std::move(options)), parts_(std::make_unique<Parts>()) {}
+Gateway::Gateway(GatewayOptions options) : Gateway(std::move(options), BackendFactory()) {}
+
+Gateway::Gateway(GatewayOptions options, BackendFactory backend)
+    : options_(std::move(options)), parts_(std::make_unique<Parts>(options_, backend)) {}
 
 Gateway::~Gateway() { shutdown(absl::ZeroDuration()); }
 
@@ -84,11 +131,7 @@ absl::Status Gateway::start() {
   }
   parts_->loop.runSync([this] {
     // Without a bus the gateway still serves; BLE calls answer UNAVAILABLE.
-    if (auto c = dbus::openBus(options_.dbusAddress); c.ok()) {
-      parts_->bus = std::make_unique<dbus::LoopConnection>(parts_->loop.loop(), std::move(*c));
-    } else {
-      log::warn("dbus.unavailable", {{"error", c.status()}});
-    }
+    parts_->central->start();
     parts_->hosted.start(parts_->loop.loop(), parts_->bus.get(), parts_->metrics,
                          options_.peripheralBackend);
     if (parts_->hosted.peripheral) {
@@ -128,15 +171,31 @@ absl::Status Gateway::reload() {
   return absl::OkStatus();
 }
 
+void Gateway::runOnLoop(absl::AnyInvocable<void()> fn) { parts_->loop.runSync(std::move(fn)); }
+
+const Metrics& Gateway::metrics() const { return parts_->metrics; }
+
 void Gateway::shutdown(absl::Duration grace) {
-  if (!parts_) return;
-  parts_->grpc.shutdown(grace);
-  parts_->exposer.reset();
-  // After gRPC: no call can reach the loop any more.
-  parts_->loop.runSync([this] {
-    parts_->hosted.stop();
-    parts_->bus.reset();
+  if (!parts_ || parts_->stopped) return;
+  parts_->stopped = true;
+  Parts& p = *parts_;
+  p.grpc.setServing(false);
+  // 1. Every open stream ends now (UNAVAILABLE, "shutting down"); new ones are refused.
+  p.streams.closeAll();
+  // 2. Calls waiting for the radio are answered, and the gateway lets go of what it holds in BlueZ.
+  p.loop.runSync([&p] { p.central->shutdown(); });
+  // 3. gRPC stops; a stream whose caller does not read is cancelled at the deadline.
+  p.grpc.shutdown(grace);
+  p.exposer.reset();
+  // 4. The domain and the backend go, on the loop thread that owns them (after the releases
+  //    the finished streams posted).
+  p.loop.runSync([&p] {
+    p.central.reset();
+    p.backend.reset();
+    p.hosted.stop();  // withdraws the hosted database and advertisements from BlueZ
+    p.bus.reset();
   });
+  log::info("gateway.shut_down", {{"streams_open", p.streams.size()}});
 }
 
 }  // namespace gattway::server

@@ -7,8 +7,12 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "ble/central_backend.h"
+#include "ble/executor.h"
+#include "ble/metrics.h"
 #include "server/transport_security.h"
 
 namespace gattway {
@@ -40,9 +44,15 @@ struct GatewayOptions {
   std::function<std::unique_ptr<PeripheralBackend>(EventLoop&)> peripheralBackend;
 };
 
+// Makes the platform backend on the gateway's loop (its executor).
+using BackendFactory = std::function<std::unique_ptr<CentralBackend>(Executor& loop)>;
+
 class Gateway {
  public:
+  // The production gateway: BlueZ on `options.dbusAddress`.
   explicit Gateway(GatewayOptions options);
+  // A gateway over another backend (tests pass the in-process fake).
+  Gateway(GatewayOptions options, BackendFactory backend);
   ~Gateway();
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
@@ -55,8 +65,14 @@ class Gateway {
   int metricsPort() const;
   // Reloads the configuration file (SIGHUP).
   absl::Status reload();
-  // Ends open streams, stops accepting calls and releases BlueZ resources, within `grace`.
+  // Ends open streams (UNAVAILABLE, "shutting down"), answers pending calls, stops accepting
+  // calls and releases BlueZ resources. Streams whose caller does not read are cancelled after
+  // `grace`.
   void shutdown(absl::Duration grace);
+
+  // Runs `fn` on the BLE loop thread and waits for it (tests and tools; never from the loop).
+  void runOnLoop(absl::AnyInvocable<void()> fn);
+  const Metrics& metrics() const;
 
  private:
   struct Parts;

@@ -1,17 +1,98 @@
 #include "server/scan_service.h"
 
+#include "server/convert.h"
 #include "server/reactors.h"
+#include "server/stream_reactor.h"
+#include "server/validate.h"
 
 namespace gattway::server {
+namespace {
 
-constexpr absl::string_view kWhere = "issue #4 (central over BlueZ)";
+// One Scan stream: a ScanHub subscriber whose results go out through the bounded queue.
+class ScanStream final : public QueuedWriteReactor<v1::ScanResponse, ScanRecord>,
+                         public ScanSink {
+ public:
+  ScanStream(ServiceContext& ctx, ScanStreamOptions options)
+      : QueuedWriteReactor(ctx, Options{options.queueSize, options.maxBatchSize,
+                                        options.batchInterval > absl::ZeroDuration(),
+                                        &ctx.metrics.scanResultsDelivered,
+                                        &ctx.metrics.scanResultsDropped, &ctx.metrics.scanStreams}),
+        options_(std::move(options)) {}
 
-grpc::ServerWriteReactor<v1::ScanResponse>* ScanServiceImpl::Scan(grpc::CallbackServerContext*, const v1::ScanRequest*) {
-  return new FinishedWriteReactor<v1::ScanResponse>(notBuiltYet("ScanService.Scan", kWhere));
+  // Loop thread.
+  void start() {
+    if (ending()) return;
+    if (ctx_.central.shuttingDown()) {
+      end(shuttingDown(), false);
+      return;
+    }
+    auto sub = ctx_.central.scanHub().subscribe(options_.scan, this);
+    if (!sub.ok()) {
+      end(sub.status(), false);
+      return;
+    }
+    subscription_ = std::move(*sub);
+    if (options_.batchInterval > absl::ZeroDuration()) armFlush();
+  }
+
+  // ScanSink, loop thread.
+  void onScanResult(const ScanRecord& record) override { push(record); }
+  void onScanEnded(const absl::Status& status) override { end(status, true); }
+
+ private:
+  void armFlush() {
+    flushTimer_ = ctx_.loop.runAfter(options_.batchInterval, [this] {
+      flush();
+      armFlush();
+    });
+  }
+
+  void fill(std::vector<ScanRecord>& items, std::uint64_t gap, v1::ScanResponse* out) override {
+    out->mutable_results()->Reserve(static_cast<int>(items.size()));
+    for (const ScanRecord& r : items) toProto(r, out->add_results());
+    if (gap > 0) out->mutable_gap()->set_dropped(gap);
+  }
+
+  void releaseOnLoop() override {
+    flushTimer_.cancel();
+    subscription_.reset();
+  }
+
+  ScanStreamOptions options_;
+  ScanSubscription subscription_;  // loop thread
+  Timer flushTimer_;               // loop thread
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::ScanResponse>* ScanServiceImpl::Scan(grpc::CallbackServerContext*,
+                                                                  const v1::ScanRequest* request) {
+  auto options = scanRequest(*request);
+  if (!options.ok()) return new FinishedWriteReactor<v1::ScanResponse>(options.status());
+  auto stream = ScanStream::create<ScanStream>(ctx_, std::move(*options));
+  if (stream->open()) {
+    ctx_.loop.post([stream] { stream->start(); });
+  }
+  return stream.get();
 }
 
-grpc::ServerUnaryReactor* ScanServiceImpl::ListDevices(grpc::CallbackServerContext* context, const v1::ListDevicesRequest*, v1::ListDevicesResponse*) {
-  return finishUnary(context, notBuiltYet("ScanService.ListDevices", kWhere));
+grpc::ServerUnaryReactor* ScanServiceImpl::ListDevices(grpc::CallbackServerContext* context,
+                                                       const v1::ListDevicesRequest* request,
+                                                       v1::ListDevicesResponse* response) {
+  auto adapter = adapterName(request->adapter(), "adapter", true);
+  if (!adapter.ok()) return finishUnary(context, adapter.status());
+  auto filter = scanFilter(request->filter(), "filter");
+  if (!filter.ok()) return finishUnary(context, filter.status());
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, response, adapter = *adapter,
+                         filter = std::move(*filter)] {
+    auto devices = ctx_.central.scanHub().knownDevices(adapter, filter);
+    if (devices.ok()) {
+      for (const auto& d : *devices) toProto(d, response->add_devices());
+    }
+    reactor->Finish(toGrpcStatus(devices.status()));
+  });
+  return reactor;
 }
 
 }  // namespace gattway::server

@@ -2,11 +2,13 @@
 #pragma once
 
 #include "gattway/v1/session.grpc.pb.h"
+#include "server/service_context.h"
 
 namespace gattway::server {
 
 class SessionServiceImpl final : public v1::SessionService::CallbackService {
  public:
+  explicit SessionServiceImpl(ServiceContext& ctx) : ctx_(ctx) {}
   grpc::ServerUnaryReactor* Connect(grpc::CallbackServerContext* context, const v1::ConnectRequest* request, v1::ConnectResponse* response) override;
   grpc::ServerUnaryReactor* Disconnect(grpc::CallbackServerContext* context, const v1::DisconnectRequest* request, v1::DisconnectResponse* response) override;
   grpc::ServerUnaryReactor* GetSession(grpc::CallbackServerContext* context, const v1::GetSessionRequest* request, v1::GetSessionResponse* response) override;
@@ -18,6 +20,9 @@ class SessionServiceImpl final : public v1::SessionService::CallbackService {
   grpc::ServerUnaryReactor* ListPolicies(grpc::CallbackServerContext* context, const v1::ListPoliciesRequest* request, v1::ListPoliciesResponse* response) override;
   grpc::ServerUnaryReactor* DeletePolicy(grpc::CallbackServerContext* context, const v1::DeletePolicyRequest* request, v1::DeletePolicyResponse* response) override;
   grpc::ServerUnaryReactor* ResolvePolicy(grpc::CallbackServerContext* context, const v1::ResolvePolicyRequest* request, v1::ResolvePolicyResponse* response) override;
+
+ private:
+  ServiceContext& ctx_;
 };
 
 }  // namespace gattway::server

@@ -67,6 +67,14 @@ TEST(ABluezError, MapsNamesToCodes) {
             Reason::kDisconnected);
 }
 
+TEST(ABluezError, MapsNotPairedToPermissionDenied) {
+  // BlueZ 5.66 reports ATT Insufficient Authentication / Encryption this way (gatt.proto).
+  EXPECT_EQ(fromBluez("org.bluez.Error.NotPermitted", "Not paired", "read").code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(fromBluez("org.bluez.Error.NotPermitted", "Notify acquired", "notify").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST(AnInvalidField, NamesTheField) {
   auto s = invalidField("operations[2].read.offset", "must be at most 511, not 600");
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

@@ -1,0 +1,622 @@
+#include "ble/central/session_manager.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "ble/central/scan_hub.h"
+#include "ble/central/central_errors.h"
+#include "ble/error.h"
+#include "ble/log.h"
+
+namespace gattway {
+namespace {
+
+// The ATT MTU before any exchange (Core spec Vol 3, Part F, 3.2.8).
+constexpr std::uint16_t kDefaultAttMtu = 23;
+// How long a closing link may take before its slot is freed anyway (BlueZ waits 2 s before it
+// tears the ACL down, device-api.txt Disconnect).
+constexpr absl::Duration kCloseTimeout = absl::Seconds(10);
+
+std::optional<SessionStateMetric> metricOf(SessionState s) {
+  switch (s) {
+    case SessionState::kQueued: return SessionStateMetric::kQueued;
+    case SessionState::kConnecting: return SessionStateMetric::kConnecting;
+    case SessionState::kResolvingServices: return SessionStateMetric::kResolvingServices;
+    case SessionState::kConnected: return SessionStateMetric::kConnected;
+    case SessionState::kDisconnected: return SessionStateMetric::kDisconnected;
+    case SessionState::kBackingOff: return SessionStateMetric::kBackingOff;
+    case SessionState::kGaveUp: return SessionStateMetric::kGaveUp;
+    case SessionState::kWaitingForAdapter: return SessionStateMetric::kWaitingForAdapter;
+    case SessionState::kRemoved: break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const char* sessionStateName(SessionState state) {
+  switch (state) {
+    case SessionState::kQueued: return "QUEUED";
+    case SessionState::kConnecting: return "CONNECTING";
+    case SessionState::kResolvingServices: return "RESOLVING_SERVICES";
+    case SessionState::kConnected: return "CONNECTED";
+    case SessionState::kDisconnected: return "DISCONNECTED";
+    case SessionState::kBackingOff: return "BACKING_OFF";
+    case SessionState::kGaveUp: return "GAVE_UP";
+    case SessionState::kWaitingForAdapter: return "WAITING_FOR_ADAPTER";
+    case SessionState::kRemoved: return "REMOVED";
+  }
+  return "UNKNOWN";
+}
+
+// --- handles ---
+
+void SessionManager::dropLease(const std::weak_ptr<Session>& session) {
+  if (auto s = session.lock()) releaseLease(s);
+}
+
+void SessionManager::unwatchLink(const LinkKey& key) {
+  if (auto s = key.session.lock()) s->linkWatchers_.erase(key.id);
+}
+
+void SessionManager::unwatch(const std::uint64_t& id) { watchers_.erase(id); }
+
+// --- manager ---
+
+SessionManager::SessionManager(Executor& executor, CentralBackend& backend,
+                               ConnectScheduler& scheduler, const ScanHub& scanHub,
+                               Metrics& metrics)
+    : executor_(executor),
+      backend_(backend),
+      scheduler_(scheduler),
+      scanHub_(scanHub),
+      metrics_(metrics) {}
+
+SessionManager::~SessionManager() {
+  for (auto& [address, s] : sessions_) countState(s->info_.state, -1);
+  sessions_.clear();
+  closing_.clear();
+}
+
+SessionManager::WatcherHandle SessionManager::watch(SessionWatcher* watcher) {
+  const std::uint64_t id = nextId_++;
+  watchers_.emplace(id, watcher);
+  return WatcherHandle(this, id);
+}
+
+absl::StatusOr<std::string> SessionManager::chooseAdapter(const ConnectOptions& o) const {
+  const auto adapters = backend_.adapters();
+  if (!o.adapter.empty()) {
+    auto it = std::find_if(adapters.begin(), adapters.end(),
+                           [&](const AdapterInfo& a) { return a.name == o.adapter; });
+    if (it == adapters.end()) {
+      return central_errors::adapterNotFound(o.adapter);
+    }
+    if (!it->powered) {
+      return central_errors::adapterOff(o.adapter);
+    }
+    return o.adapter;
+  }
+  // The adapter with the most free slots, then the one that heard the device loudest
+  // (session.proto, ConnectRequest.adapter), then by name.
+  const AdapterInfo* best = nullptr;
+  std::uint32_t bestFree = 0;
+  int bestRssi = -1000;
+  for (const auto& a : adapters) {
+    if (!a.powered) continue;
+    const std::uint32_t free = scheduler_.available(a.name);
+    const ScanRecord* heard = scanHub_.record(a.name, o.address);
+    const int rssi = heard != nullptr && heard->rssi ? *heard->rssi : -999;
+    if (best == nullptr || free > bestFree || (free == bestFree && rssi > bestRssi)) {
+      best = &a;
+      bestFree = free;
+      bestRssi = rssi;
+    }
+  }
+  if (best == nullptr) {
+    return central_errors::noAdapterPowered(absl::StatusCode::kFailedPrecondition);
+  }
+  return best->name;
+}
+
+void SessionManager::connect(ConnectOptions o, SessionCallback done) {
+  if (shuttingDown_) {
+    done(err::make(err::Reason::kShuttingDown, "the gateway is shutting down"));
+    return;
+  }
+  if (!backend_.bluezUp()) {
+    done(central_errors::bluezDown());
+    return;
+  }
+  if (auto it = sessions_.find(o.address); it != sessions_.end()) {
+    Session& s = *it->second;
+    if (!o.labels.empty()) s.info_.labels = o.labels;
+    if (s.connected()) {
+      touch(s);
+      done(snapshot(s));
+    } else if (o.noWait) {
+      done(snapshot(s));
+    } else {
+      addWaiter(s, std::move(done), o.timeout);
+    }
+    return;
+  }
+  if (sessions_.size() >= kMaxSessions) {
+    done(err::make(err::Reason::kLimitExceeded,
+                   absl::StrCat("the gateway holds ", kMaxSessions, " sessions, its limit")));
+    return;
+  }
+  auto adapter = chooseAdapter(o);
+  if (!adapter.ok()) {
+    done(adapter.status());
+    return;
+  }
+  auto s = std::make_shared<Session>();
+  std::weak_ptr<Session> weak = s;
+  auto ticket = scheduler_.request(*adapter, o.priority, o.waitForSlot,
+                                   [this, weak](ConnectScheduler::Grant grant) {
+                                     if (auto live = weak.lock()) granted(live, std::move(grant));
+                                   });
+  if (!ticket.ok()) {  // refused before any attempt: not counted as one
+    done(ticket.status());
+    return;
+  }
+  const absl::Time now = executor_.now();
+  SessionInfo& info = s->info_;
+  info.address = o.address;
+  info.addressType = o.addressType ? *o.addressType
+                                   : scanHub_.lastAddressType(o.address).value_or(AddressType::kPublic);
+  info.adapter = *adapter;
+  info.state = SessionState::kQueued;
+  info.labels = o.labels;
+  info.priority = o.priority;
+  info.createTime = now;
+  info.stateTime = now;
+  info.reason = SessionReason::kRequested;
+  info.idleTimeout = o.idleTimeout;
+  s->ticket_ = std::move(*ticket);
+  s->attemptDeadline_ = now + o.timeout;
+  s->attemptTimer_ = executor_.runAfter(o.timeout, [this, weak, timeout = o.timeout] {
+    auto live = weak.lock();
+    if (!live) return;
+    live->attemptTimer_ = Timer();
+    attemptFailed(live, err::make(err::Reason::kTimeout,
+                                  absl::StrCat("connect to ", live->address().toString(),
+                                               " did not finish within ",
+                                               absl::FormatDuration(timeout), " (it was ",
+                                               sessionStateName(live->info_.state), ")"),
+                                  {{err::kMetaAddress, live->address().toString()},
+                                   {err::kMetaAdapter, live->adapter()}}));
+  });
+  sessions_.emplace(o.address, s);
+  countState(SessionState::kQueued, +1);
+  emit(*s, std::nullopt);
+  log::info("session.queued", {{"address", info.address.toString()}, {"adapter", info.adapter}});
+  if (o.noWait) {
+    done(snapshot(*s));
+  } else {
+    addWaiter(*s, std::move(done), absl::InfiniteDuration());  // the attempt timer bounds it
+  }
+}
+
+void SessionManager::addWaiter(Session& s, SessionCallback done, absl::Duration timeout) {
+  const std::uint64_t id = nextId_++;
+  Session::Waiter& w = s.waiters_[id];
+  w.done = std::move(done);
+  if (timeout != absl::InfiniteDuration()) {
+    std::weak_ptr<Session> weak = s.weak_from_this();
+    w.timeout = executor_.runAfter(timeout, [weak, id, timeout] {
+      auto live = weak.lock();
+      if (!live) return;
+      auto it = live->waiters_.find(id);
+      if (it == live->waiters_.end()) return;
+      auto cb = std::move(it->second.done);
+      it->second.timeout = Timer();
+      live->waiters_.erase(it);
+      cb(err::make(err::Reason::kTimeout,
+                   absl::StrCat("the session to ", live->address().toString(), " did not connect within ",
+                                absl::FormatDuration(timeout), " (it is ",
+                                sessionStateName(live->info_.state), ")")));
+    });
+  }
+}
+
+absl::Duration SessionManager::remaining(const Session& s) const {
+  return std::max(s.attemptDeadline_ - executor_.now(), absl::Milliseconds(1));
+}
+
+void SessionManager::granted(const std::shared_ptr<Session>& s, ConnectScheduler::Grant grant) {
+  s->ticket_ = ConnectScheduler::Ticket();
+  s->slot_ = std::move(grant.slot);
+  s->turn_ = std::move(grant.turn);
+  s->connectingSince_ = executor_.now();
+  s->linkRequested_ = true;
+  setState(*s, SessionState::kConnecting, SessionReason::kProgress);
+  std::weak_ptr<Session> weak = s;
+  s->pending_ = backend_.connect(s->adapter(), s->address(), s->info_.addressType, remaining(*s),
+                                 [this, weak](absl::Status status) {
+                                   auto live = weak.lock();
+                                   if (!live) return;
+                                   live->pending_.release();
+                                   live->turn_.reset();  // the next connect on the adapter may go
+                                   if (!status.ok()) {
+                                     attemptFailed(live, status);
+                                     return;
+                                   }
+                                   linkUp(live);
+                                 });
+}
+
+void SessionManager::linkUp(const std::shared_ptr<Session>& s) {
+  setState(*s, SessionState::kResolvingServices, SessionReason::kProgress);
+  std::weak_ptr<Session> weak = s;
+  s->pending_ = backend_.resolveServices(
+      s->adapter(), s->address(), remaining(*s),
+      [this, weak](absl::StatusOr<std::vector<GattServiceInfo>> result) {
+        auto live = weak.lock();
+        if (!live) return;
+        live->pending_.release();
+        if (!result.ok()) {
+          attemptFailed(live, result.status());
+          return;
+        }
+        servicesResolved(live, std::move(*result));
+      });
+}
+
+void SessionManager::servicesResolved(const std::shared_ptr<Session>& s,
+                                      std::vector<GattServiceInfo> services) {
+  const absl::Time now = executor_.now();
+  s->services_ = std::move(services);
+  s->attemptTimer_.cancel();
+  s->info_.mtu = backend_.mtu(s->adapter(), s->address()).value_or(kDefaultAttMtu);
+  s->info_.connects++;
+  s->info_.failedAttempts = 0;
+  s->info_.connectTime = now;
+  s->lastUse_ = now;
+  metrics_.connectAttempts[static_cast<std::size_t>(ConnectResult::kOk)].add();
+  metrics_.connectDuration.observe(absl::ToDoubleSeconds(now - s->connectingSince_));
+  setState(*s, SessionState::kConnected, SessionReason::kProgress);
+  log::info("session.connected", {{"address", s->address().toString()},
+                                  {"adapter", s->adapter()},
+                                  {"mtu", s->info_.mtu}});
+  armLease(s);
+  auto waiters = std::move(s->waiters_);
+  s->waiters_.clear();
+  for (auto& [id, w] : waiters) {
+    w.timeout.cancel();
+    w.done(snapshot(*s));
+  }
+}
+
+void SessionManager::attemptFailed(const std::shared_ptr<Session>& s, const absl::Status& status) {
+  ConnectResult result = ConnectResult::kFailed;
+  if (status.code() == absl::StatusCode::kDeadlineExceeded) result = ConnectResult::kTimeout;
+  if (err::reasonOf(status) == err::Reason::kInProgress) result = ConnectResult::kInProgress;
+  metrics_.connectAttempts[static_cast<std::size_t>(result)].add();
+  s->info_.failedAttempts++;
+  log::warn("session.connect_failed",
+            {{"address", s->address().toString()}, {"adapter", s->adapter()}, {"error", status}});
+  end(s, Ending{result == ConnectResult::kTimeout ? SessionReason::kConnectTimeout
+                                                  : SessionReason::kConnectFailed,
+                std::string(status.message()), status, status, true});
+}
+
+void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, SessionCallback done) {
+  if (s->ending_) {
+    if (done) done(snapshot(*s));
+    return;
+  }
+  s->ending_ = true;
+  s->ticket_ = ConnectScheduler::Ticket();
+  s->pending_.reset();
+  s->attemptTimer_.cancel();
+  s->leaseTimer_.cancel();
+  // A connect cancelled while in flight keeps the adapter's turn until BlueZ has let it go, so the
+  // next one does not meet InProgress.
+  ConnectScheduler::Turn turn = std::move(s->turn_);
+  auto watchers = std::move(s->linkWatchers_);
+  s->linkWatchers_.clear();
+  auto waiters = std::move(s->waiters_);
+  s->waiters_.clear();
+  s->info_.mtu = 0;
+  s->info_.connectTime.reset();
+  setState(*s, SessionState::kDisconnected, ending.reason, ending.detail);
+  if (auto it = sessions_.find(s->address()); it != sessions_.end() && it->second == s) {
+    sessions_.erase(it);
+  }
+  log::info("session.ended", {{"address", s->address().toString()},
+                              {"adapter", s->adapter()},
+                              {"detail", ending.detail}});
+  // Work on the link and callers still waiting learn why, once the session is gone from the map.
+  for (auto& [id, w] : watchers) w(ending.link);
+  for (auto& [id, w] : waiters) {
+    w.timeout.cancel();
+    w.done(ending.waiters);
+  }
+  // Ephemeral sessions end at DISCONNECTED (session.proto).
+  setState(*s, SessionState::kRemoved, ending.reason, ending.detail);
+  SessionInfo removed = snapshot(*s);
+  if (s->linkRequested_ && ending.closeLink) {
+    // No orphaned links: ask BlueZ to close it (also cancels a pending connect and BlueZ's
+    // auto-connect, device-api.txt Disconnect). The slot stays taken until the link is down.
+    const std::uint64_t id = nextId_++;
+    Closing& c = closing_[id];
+    if (ending.linkDown) {
+      s->slot_.reset();
+    } else {
+      c.slot = std::move(s->slot_);
+    }
+    c.turn = std::move(turn);
+    c.removed = std::move(removed);
+    if (done) c.done.push_back(std::move(done));
+    auto finish = [this, id](bool replied) {
+      auto it = closing_.find(id);
+      if (it == closing_.end()) return;
+      if (replied) it->second.op.release();
+      auto callbacks = std::move(it->second.done);
+      SessionInfo info = std::move(it->second.removed);
+      closing_.erase(it);
+      for (auto& cb : callbacks) cb(info);
+    };
+    c.op = backend_.disconnect(s->adapter(), s->address(), [finish](absl::Status status) mutable {
+      if (!status.ok()) log::warn("session.disconnect_failed", {{"error", status}});
+      finish(true);
+    });
+    c.timeout = executor_.runAfter(kCloseTimeout, [finish]() mutable { finish(false); });
+  } else {
+    s->slot_.reset();
+    if (done) done(removed);
+  }
+}
+
+void SessionManager::disconnect(const Address& address, SessionCallback done) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end()) {
+    done(err::make(err::Reason::kDeviceNotFound,
+                   absl::StrCat("no session for ", address.toString()),
+                   {{err::kMetaAddress, address.toString()}}));
+    return;
+  }
+  auto s = it->second;
+  const std::string a = address.toString();
+  end(s,
+      Ending{SessionReason::kRequested, "disconnected by a caller",
+             err::make(err::Reason::kSessionEnded,
+                       absl::StrCat("the session to ", a, " was ended by Disconnect before it connected"),
+                       {{err::kMetaAddress, a}}),
+             err::make(err::Reason::kSessionEnded,
+                       absl::StrCat("the session to ", a, " was ended by Disconnect"),
+                       {{err::kMetaAddress, a}}),
+             true},
+      std::move(done));
+}
+
+absl::StatusOr<SessionInfo> SessionManager::get(const Address& address) const {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end()) {
+    return err::make(err::Reason::kDeviceNotFound,
+                     absl::StrCat("no session for ", address.toString()),
+                     {{err::kMetaAddress, address.toString()}});
+  }
+  return snapshot(*it->second);
+}
+
+std::vector<SessionInfo> SessionManager::list() const {
+  std::vector<SessionInfo> out;
+  out.reserve(sessions_.size());
+  for (const auto& [address, s] : sessions_) out.push_back(snapshot(*s));
+  std::sort(out.begin(), out.end(),
+            [](const SessionInfo& a, const SessionInfo& b) { return a.address < b.address; });
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<Session>> SessionManager::use(const Address& address) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end()) {
+    return err::make(err::Reason::kDeviceNotFound,
+                     absl::StrCat("no session for ", address.toString(),
+                                  "; open one with SessionService.Connect"),
+                     {{err::kMetaAddress, address.toString()}});
+  }
+  Session& s = *it->second;
+  if (!s.connected()) {
+    return err::make(err::Reason::kNotConnected,
+                     absl::StrCat("the session for ", address.toString(), " is ",
+                                  sessionStateName(s.info_.state), ", not CONNECTED"),
+                     {{err::kMetaAddress, address.toString()}});
+  }
+  touch(s);
+  return it->second;
+}
+
+void SessionManager::touch(Session& s) {
+  s.lastUse_ = executor_.now();
+  if (s.leaseHolds_ == 0 && !s.leaseTimer_.held()) armLease(s.shared_from_this());
+}
+
+SessionManager::LeaseHold SessionManager::holdLease(const std::shared_ptr<Session>& s) {
+  ++s->leaseHolds_;
+  s->leaseTimer_.cancel();
+  return LeaseHold(this, s);
+}
+
+void SessionManager::releaseLease(const std::shared_ptr<Session>& s) {
+  if (s->leaseHolds_ > 0) --s->leaseHolds_;
+  // Checked on the next turn: a session whose idle time ran out while held ends as its last
+  // stream ends (session.proto), but not from inside the code releasing the hold.
+  if (s->leaseHolds_ == 0) armLease(s);
+}
+
+SessionManager::LinkWatch SessionManager::watchLink(
+    const std::shared_ptr<Session>& s, absl::AnyInvocable<void(const absl::Status&)> ended) {
+  const std::uint64_t id = nextId_++;
+  s->linkWatchers_.emplace(id, std::move(ended));
+  return LinkWatch(this, LinkKey{s, id});
+}
+
+std::uint16_t SessionManager::refreshMtu(Session& s) {
+  if (s.connected()) {
+    s.info_.mtu = backend_.mtu(s.adapter(), s.address()).value_or(s.info_.mtu);
+  }
+  return s.info_.mtu;
+}
+
+void SessionManager::armLease(const std::shared_ptr<Session>& s) {
+  if (!s->connected() || s->leaseHolds_ > 0 || s->ending_) return;
+  const absl::Duration delay = s->lastUse_ + s->info_.idleTimeout - executor_.now();
+  std::weak_ptr<Session> weak = s;
+  s->leaseTimer_ = executor_.runAfter(delay, [this, weak] { leaseCheck(weak); });
+}
+
+void SessionManager::leaseCheck(const std::weak_ptr<Session>& weak) {
+  auto s = weak.lock();
+  if (!s) return;
+  s->leaseTimer_ = Timer();
+  if (s->leaseHolds_ > 0 || !s->connected()) return;
+  if (executor_.now() < s->lastUse_ + s->info_.idleTimeout) {
+    armLease(s);
+    return;
+  }
+  const std::string a = s->address().toString();
+  const std::string idle = absl::FormatDuration(s->info_.idleTimeout);
+  const absl::Status expired =
+      err::make(err::Reason::kSessionEnded,
+                absl::StrCat("the session to ", a, " ended: its lease expired (idle for ", idle, ")"),
+                {{err::kMetaAddress, a}});
+  end(s, Ending{SessionReason::kLeaseExpired, absl::StrCat("idle for ", idle), expired, expired,
+                true});
+}
+
+void SessionManager::setState(Session& s, SessionState state, SessionReason reason,
+                              std::string detail) {
+  const SessionState previous = s.info_.state;
+  countState(previous, -1);
+  countState(state, +1);
+  s.info_.state = state;
+  s.info_.reason = reason;
+  s.info_.detail = std::move(detail);
+  s.info_.stateTime = executor_.now();
+  emit(s, previous);
+}
+
+void SessionManager::countState(SessionState state, int delta) {
+  if (auto m = metricOf(state)) metrics_.sessions[static_cast<std::size_t>(*m)].add(delta);
+}
+
+void SessionManager::emit(const Session& s, std::optional<SessionState> previous) {
+  if (watchers_.empty()) return;
+  const SessionEvent event{snapshot(s), previous};
+  std::vector<std::uint64_t> ids;
+  ids.reserve(watchers_.size());
+  for (const auto& [id, w] : watchers_) ids.push_back(id);
+  for (auto id : ids) {
+    auto it = watchers_.find(id);
+    if (it != watchers_.end()) it->second->onSessionEvent(event);
+  }
+}
+
+SessionInfo SessionManager::snapshot(const Session& s) const {
+  SessionInfo info = s.info_;
+  if (s.connected() && s.leaseHolds_ == 0) info.leaseExpireTime = s.lastUse_ + info.idleTimeout;
+  if (const DeviceInfo* d = backend_.device(s.adapter(), s.address()); d != nullptr) {
+    info.name = d->advertisement.name;
+  } else if (const ScanRecord* r = scanHub_.record(s.adapter(), s.address()); r != nullptr) {
+    info.name = r->data().name;
+  }
+  return info;
+}
+
+std::vector<std::shared_ptr<Session>> SessionManager::sessionsOn(const std::string& adapter) const {
+  std::vector<std::shared_ptr<Session>> out;
+  for (const auto& [address, s] : sessions_) {
+    if (adapter.empty() || s->adapter() == adapter) out.push_back(s);
+  }
+  return out;
+}
+
+void SessionManager::shutdown() {
+  shuttingDown_ = true;
+  const absl::Status down = err::make(err::Reason::kShuttingDown, "the gateway is shutting down");
+  for (auto& s : sessionsOn("")) {
+    end(s, Ending{SessionReason::kShutdown, "the gateway is shutting down", down, down, true});
+  }
+  // Disconnect callers are answered now; BlueZ finishes closing on its own (backend stop()).
+  for (auto& [id, c] : closing_) {
+    auto callbacks = std::move(c.done);
+    c.done.clear();
+    for (auto& cb : callbacks) cb(c.removed);
+  }
+}
+
+void SessionManager::onBackendDown() {
+  const absl::Status down =
+      err::make(err::Reason::kBluezUnavailable, "BlueZ left the D-Bus (bluetoothd stopped)");
+  for (auto& s : sessionsOn("")) {
+    end(s, Ending{SessionReason::kBluezDown, "BlueZ left the D-Bus", down, down, false});
+  }
+  // Links BlueZ was closing are gone with it.
+  std::vector<std::uint64_t> ids;
+  for (const auto& [id, c] : closing_) ids.push_back(id);
+  for (auto id : ids) {
+    auto it = closing_.find(id);
+    if (it == closing_.end()) continue;
+    auto callbacks = std::move(it->second.done);
+    SessionInfo info = std::move(it->second.removed);
+    closing_.erase(it);
+    for (auto& cb : callbacks) cb(info);
+  }
+}
+
+void SessionManager::onAdapterChanged(const AdapterInfo& adapter) {
+  if (adapter.powered) return;
+  const absl::Status off = err::make(absl::StatusCode::kUnavailable, err::Reason::kAdapterOff,
+                                     absl::StrCat("adapter ", adapter.name, " was powered off"),
+                                     {{err::kMetaAdapter, adapter.name}});
+  for (auto& s : sessionsOn(adapter.name)) {
+    end(s, Ending{SessionReason::kAdapterOff, "adapter powered off", off, off, false});
+  }
+}
+
+void SessionManager::onAdapterRemoved(const std::string& adapter) {
+  const absl::Status gone = err::make(absl::StatusCode::kUnavailable, err::Reason::kAdapterOff,
+                                      absl::StrCat("adapter ", adapter, " was removed"),
+                                      {{err::kMetaAdapter, adapter}});
+  for (auto& s : sessionsOn(adapter)) {
+    end(s, Ending{SessionReason::kAdapterOff, "adapter removed", gone, gone, false});
+  }
+}
+
+void SessionManager::onDeviceChanged(const DeviceInfo& device, std::uint32_t changes) {
+  if ((changes & device_change::kConnected) == 0 || device.connected) return;
+  auto it = sessions_.find(device.address);
+  if (it == sessions_.end() || it->second->adapter() != device.adapter) return;
+  auto s = it->second;
+  const SessionState state = s->info_.state;
+  // While CONNECTING the backend's connect call reports the failure itself.
+  if (state != SessionState::kResolvingServices && state != SessionState::kConnected) return;
+  const std::string a = device.address.toString();
+  if (state == SessionState::kResolvingServices) {
+    metrics_.connectAttempts[static_cast<std::size_t>(ConnectResult::kFailed)].add();
+  }
+  const absl::Status lost = err::make(
+      err::Reason::kDisconnected,
+      state == SessionState::kConnected
+          ? absl::StrCat("the link to ", a, " dropped")
+          : absl::StrCat("the link to ", a, " dropped while its services were being resolved"),
+      {{err::kMetaAddress, a}, {err::kMetaAdapter, device.adapter}});
+  log::info("session.link_lost", {{"address", a}, {"adapter", device.adapter}});
+  // BlueZ is still asked to disconnect: that also stops its auto-connect, so the device does not
+  // come back as a link nobody owns (device-api.txt, Disconnect).
+  end(s, Ending{SessionReason::kLinkLost, "link lost", lost, lost, true, true});
+}
+
+void SessionManager::onDeviceRemoved(const std::string& adapter, const Address& address) {
+  DeviceInfo gone;
+  gone.adapter = adapter;
+  gone.address = address;
+  gone.connected = false;
+  onDeviceChanged(gone, device_change::kConnected);
+}
+
+}  // namespace gattway

@@ -1,0 +1,71 @@
+// A Central over the fake backend and the fake clock, for unit tests of ble/central.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "ble/central/central.h"
+#include "ble/metrics.h"
+#include "gtest/gtest.h"
+#include "tests/support/fake_central_backend.h"
+#include "tests/support/fake_executor.h"
+
+namespace gattway::testing {
+
+inline Address addr(const char* text) { return *Address::parse(text); }
+inline Uuid uuid(std::uint32_t v) { return Uuid::fromShort(v); }
+
+inline AttributeQuery charRef(std::uint32_t characteristic,
+                              std::optional<std::uint32_t> service = std::nullopt) {
+  AttributeQuery q;
+  q.characteristic = Uuid::fromShort(characteristic);
+  if (service) q.service = Uuid::fromShort(*service);
+  return q;
+}
+
+inline AttributeQuery handleRef(std::uint16_t handle) {
+  AttributeQuery q;
+  q.handle = handle;
+  return q;
+}
+
+class CentralTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kDevice = "AA:BB:CC:DD:EE:01";
+
+  CentralTest() : backend(clock) {
+    backend.addAdapter("hci0");
+    backend.addDevice(sampleDevice(kDevice));
+    central = std::make_unique<Central>(clock, backend, metrics);
+    central->start();
+    clock.runUntilIdle();
+  }
+  ~CentralTest() override {
+    central.reset();
+    clock.runUntilIdle();
+  }
+
+  // Connects and runs the loop until the session answers.
+  absl::StatusOr<SessionInfo> connect(ConnectOptions o) {
+    std::optional<absl::StatusOr<SessionInfo>> out;
+    central->sessions().connect(std::move(o), [&](absl::StatusOr<SessionInfo> r) { out = std::move(r); });
+    for (int i = 0; i < 100 && !out; ++i) clock.advance(absl::Milliseconds(100));
+    if (!out) return absl::InternalError("connect never answered");
+    return *out;
+  }
+  absl::StatusOr<SessionInfo> connect(const char* address = kDevice) {
+    ConnectOptions o;
+    o.address = addr(address);
+    return connect(std::move(o));
+  }
+
+  FakeExecutor clock;
+  Metrics metrics;
+  FakeCentralBackend backend;
+  std::unique_ptr<Central> central;
+};
+
+}  // namespace gattway::testing
