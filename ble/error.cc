@@ -214,10 +214,19 @@ absl::Status fromBluez(absl::string_view name, absl::string_view message, absl::
       name == "org.freedesktop.DBus.Error.UnknownMethod" || shortName == "DoesNotExist") {
     return make(Reason::kAttributeNotFound, text, bluezMeta);
   }
-  if (shortName == "InProgress") return make(Reason::kInProgress, text, bluezMeta);
+  // Device1.Connect while a connect is pending says EALREADY as Failed, not InProgress
+  // (bluez-5.66-api.md §2); StartDiscovery and GATT calls use InProgress itself.
+  if (shortName == "InProgress" ||
+      (shortName == "Failed" && message == "Operation already in progress")) {
+    return make(Reason::kInProgress, text, bluezMeta);
+  }
   if (shortName == "NotReady") return make(Reason::kAdapterOff, text, bluezMeta);
   if (shortName == "NotConnected") return make(Reason::kNotConnected, text, bluezMeta);
   if (shortName == "NotSupported") return make(Reason::kOperationNotSupported, text, bluezMeta);
+  if (shortName == "NotPermitted" && message == "Not paired") {
+    // ATT Insufficient Authentication / Encryption / Key Size: BlueZ does not say which.
+    return make(C::kPermissionDenied, Reason::kBluezError, text, bluezMeta);
+  }
   // LEAdvertisingManager1.RegisterAdvertisement (5.66, src/advertising.c).
   if (shortName == "NotPermitted" && message == "Maximum advertisements reached") {
     return make(Reason::kNoAdvertisingInstance, text, bluezMeta);

@@ -1,6 +1,7 @@
 #include "server/gateway.h"
 
 #include "absl/strings/str_cat.h"
+#include "ble/bluez/bluez_central_backend.h"
 #include "ble/central/absent_backend.h"
 #include "ble/central/central.h"
 #include "ble/dbus/connection.h"
@@ -32,12 +33,12 @@ GrpcServer::InterceptorFactories interceptors(RpcMetrics& rpc) {
 
 // The production backend over the gateway's D-Bus connection (null when the bus could not be
 // opened: then every BLE call answers UNAVAILABLE and says why).
-std::unique_ptr<CentralBackend> makeBluezBackend(Executor& loop, dbus::LoopConnection* bus) {
+std::unique_ptr<CentralBackend> makeBluezBackend(Executor& loop, dbus::LoopConnection* bus,
+                                                 Metrics& metrics) {
   if (bus == nullptr) {
     return std::make_unique<AbsentBackend>(loop, "the D-Bus bus BlueZ is on could not be opened");
   }
-  return std::make_unique<AbsentBackend>(
-      loop, "this gattwayd has no BlueZ backend built in yet (ble/bluez, branch bluez)");
+  return std::make_unique<BluezCentralBackend>(*bus, metrics);
 }
 
 }  // namespace
@@ -87,7 +88,8 @@ struct Gateway::Parts {
           log::warn("dbus.unavailable", {{"error", c.status()}});
         }
       }
-      backend = factory ? factory(loop.loop()) : makeBluezBackend(loop.loop(), bus.get());
+      backend =
+          factory ? factory(loop.loop()) : makeBluezBackend(loop.loop(), bus.get(), metrics);
       central = std::make_unique<Central>(loop.loop(), *backend, metrics);
     });
     return true;

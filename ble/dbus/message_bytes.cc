@@ -18,6 +18,8 @@ struct MessageAccess : sdbus::Message {
 
 }  // namespace
 
+sd_bus_message* rawMessage(sdbus::Message& message) { return MessageAccess::raw(message); }
+
 bool readBytes(sdbus::Message& message, std::vector<std::uint8_t>& out) {
   out.clear();
   const void* data = nullptr;

@@ -10,7 +10,13 @@
 
 #include "sdbus-c++/Message.h"
 
+struct sd_bus_message;
+
 namespace gattway::dbus {
+
+// The sd-bus message inside an sdbus-c++ one, for code that reads messages by hand with sd-bus's
+// own functions (ble/bluez/message_parsing.h: the signal hot paths).
+sd_bus_message* rawMessage(sdbus::Message& message);
 
 // Reads an `ay` at the message's current position. Returns false (and leaves `out` empty) when
 // the next item is not a byte array.
