@@ -30,9 +30,7 @@ class BatchExecutor::Run final : public NotificationSink {
       deadline_ = started_ + *options_.budget;
       budgetTimer_ = ex.runAfter(*options_.budget, [this] {
         budgetTimer_ = Timer();
-        const std::string budget = absl::FormatDuration(*options_.budget);
-        abort(err::make(err::Reason::kBudgetExhausted,
-                        absl::StrCat("the batch budget of ", budget, " ran out")));
+        abort(budgetExhausted());
       });
     }
     scheduleNext();
@@ -146,8 +144,21 @@ class BatchExecutor::Run final : public NotificationSink {
     nextTurn_.cancel();
   }
 
+  absl::Status budgetExhausted() const {
+    return err::make(err::Reason::kBudgetExhausted,
+                     absl::StrCat("the batch budget of ", absl::FormatDuration(*options_.budget),
+                                  " ran out"));
+  }
+
   void stepDone(absl::Status status, StepResult result) {
     if (!stepRunning_ || finished_) return;
+    // A step's own timeout is the rest of the budget: when it fires on the same turn as the
+    // budget timer (or just before it), the budget ran out, whichever timer the loop ran first.
+    if (options_.budget && status.code() == absl::StatusCode::kDeadlineExceeded &&
+        owner_.executor_.now() >= deadline_) {
+      abort(budgetExhausted());
+      return;
+    }
     clearStep();
     result.index = static_cast<std::uint32_t>(index_);
     result.elapsed = owner_.executor_.now() - stepStart_;
