@@ -47,7 +47,7 @@ std::unique_ptr<CentralBackend> makeBluezBackend(Executor& loop, dbus::LoopConne
 // destroys the BLE parts on it.
 struct Gateway::Parts {
   Parts(const GatewayOptions& options, const BackendFactory& factory)
-      : built(buildOnLoop(options, factory)) {}
+      : built(buildOnLoop(options, factory)), streams(options.maxStreamsPerClient) {}
 
   LoopThread loop{"gattway-ble"};
   Metrics metrics;
@@ -138,7 +138,7 @@ absl::Status Gateway::start() {
                          options_.peripheralBackend);
     if (parts_->hosted.peripheral) {
       parts_->peripheral.attach(&parts_->loop.loop(), parts_->hosted.peripheral.get(),
-                                &parts_->metrics);
+                                &parts_->metrics, &parts_->streams);
     }
   });
   if (auto s = parts_->grpc.start(options_.grpcAddress, *credentials, options_.maxMessageBytes);

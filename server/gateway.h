@@ -3,6 +3,7 @@
 // in-process against a private bus.
 #pragma once
 
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <string>
@@ -39,6 +40,9 @@ struct GatewayOptions {
   TransportSecurityOptions security;
   // Largest request accepted, in bytes (larger: RESOURCE_EXHAUSTED).
   int maxMessageBytes = 1 << 20;
+  // Most streams one client may hold open at once (server/client_identity.h says who a client
+  // is); beyond it a new stream is refused with RESOURCE_EXHAUSTED.
+  std::size_t maxStreamsPerClient = 64;
   // Builds the hosted peripheral's backend on the loop thread; unset: BlueZ on dbusAddress.
   // Tests inject an in-process fake.
   std::function<std::unique_ptr<PeripheralBackend>(EventLoop&)> peripheralBackend;

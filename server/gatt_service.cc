@@ -181,11 +181,11 @@ grpc::ServerUnaryReactor* GattServiceImpl::Write(grpc::CallbackServerContext* co
 }
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>* GattServiceImpl::Subscribe(
-    grpc::CallbackServerContext*, const v1::SubscribeRequest* request) {
+    grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
   auto options = subscribeRequest(*request);
   if (!options.ok()) return new FinishedWriteReactor<v1::SubscribeResponse>(options.status());
   auto stream = SubscribeStream::create<SubscribeStream>(ctx_, std::move(*options));
-  if (stream->open()) ctx_.loop.post([stream] { stream->start(); });
+  if (stream->open(*context)) ctx_.loop.post([stream] { stream->start(); });
   return stream.get();
 }
 
@@ -204,11 +204,11 @@ grpc::ServerUnaryReactor* GattServiceImpl::GetMtu(grpc::CallbackServerContext* c
 }
 
 grpc::ServerWriteReactor<v1::ExecuteResponse>* GattServiceImpl::Execute(
-    grpc::CallbackServerContext*, const v1::ExecuteRequest* request) {
+    grpc::CallbackServerContext* context, const v1::ExecuteRequest* request) {
   auto options = executeRequest(*request);
   if (!options.ok()) return new FinishedWriteReactor<v1::ExecuteResponse>(options.status());
   auto stream = ExecuteStream::create<ExecuteStream>(ctx_, std::move(*options));
-  if (stream->open()) ctx_.loop.post([stream] { stream->start(); });
+  if (stream->open(*context)) ctx_.loop.post([stream] { stream->start(); });
   return stream.get();
 }
 

@@ -135,27 +135,27 @@ grpc::ServerUnaryReactor* PeripheralServiceImpl::Notify(grpc::CallbackServerCont
 }
 
 grpc::ServerWriteReactor<v1::StreamWritesResponse>* PeripheralServiceImpl::StreamWrites(
-    grpc::CallbackServerContext*, const v1::StreamWritesRequest* request) {
+    grpc::CallbackServerContext* context, const v1::StreamWritesRequest* request) {
   if (loop_ == nullptr || peripheral_ == nullptr) {
     return new FinishedWriteReactor<v1::StreamWritesResponse>(noBus());
   }
-  return newStreamWritesReactor(*loop_, *peripheral_, *metrics_, *request);
+  return newStreamWritesReactor(host(), *peripheral_, *context, *request);
 }
 
 grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>*
-PeripheralServiceImpl::HandleReads(grpc::CallbackServerContext*) {
+PeripheralServiceImpl::HandleReads(grpc::CallbackServerContext* context) {
   if (loop_ == nullptr || peripheral_ == nullptr) {
     return new FinishedBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>(noBus());
   }
-  return newHandleReadsReactor(*loop_, *peripheral_);
+  return newHandleReadsReactor(host(), *peripheral_, *context);
 }
 
 grpc::ServerWriteReactor<v1::WatchPeripheralResponse>* PeripheralServiceImpl::WatchPeripheral(
-    grpc::CallbackServerContext*, const v1::WatchPeripheralRequest*) {
+    grpc::CallbackServerContext* context, const v1::WatchPeripheralRequest*) {
   if (loop_ == nullptr || peripheral_ == nullptr) {
     return new FinishedWriteReactor<v1::WatchPeripheralResponse>(noBus());
   }
-  return newWatchReactor(*loop_, *peripheral_);
+  return newWatchReactor(host(), *peripheral_, *context);
 }
 
 grpc::ServerUnaryReactor* PeripheralServiceImpl::GetPeripheral(

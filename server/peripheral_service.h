@@ -1,12 +1,15 @@
 // gattway.v1.PeripheralService: translates to the peripheral domain (ble/peripheral) on the
 // loop thread. Unary calls are checked here, posted to the loop and finished from the domain's
-// callback; streams feed bounded StreamChannels.
+// callback; streams are QueuedStreams (server/stream_reactor.h) registered with the gateway's
+// StreamRegistry.
 #pragma once
 
 #include "ble/executor.h"
 #include "ble/metrics.h"
 #include "ble/peripheral/peripheral.h"
 #include "gattway/v1/peripheral.grpc.pb.h"
+#include "server/peripheral_streams.h"
+#include "server/stream_registry.h"
 
 namespace gattway::server {
 
@@ -14,12 +17,15 @@ class PeripheralServiceImpl final : public v1::PeripheralService::CallbackServic
  public:
   // Without a peripheral (no D-Bus connection), every call answers UNAVAILABLE.
   PeripheralServiceImpl() = default;
-  PeripheralServiceImpl(Executor* loop, peripheral::Peripheral* peripheral, Metrics* metrics)
-      : loop_(loop), peripheral_(peripheral), metrics_(metrics) {}
-  void attach(Executor* loop, peripheral::Peripheral* peripheral, Metrics* metrics) {
+  PeripheralServiceImpl(Executor* loop, peripheral::Peripheral* peripheral, Metrics* metrics,
+                        StreamRegistry* streams)
+      : loop_(loop), peripheral_(peripheral), metrics_(metrics), streams_(streams) {}
+  void attach(Executor* loop, peripheral::Peripheral* peripheral, Metrics* metrics,
+              StreamRegistry* streams) {
     loop_ = loop;
     peripheral_ = peripheral;
     metrics_ = metrics;
+    streams_ = streams;
   }
 
   grpc::ServerUnaryReactor* RegisterServices(grpc::CallbackServerContext* context, const v1::RegisterServicesRequest* request, v1::RegisterServicesResponse* response) override;
@@ -35,9 +41,12 @@ class PeripheralServiceImpl final : public v1::PeripheralService::CallbackServic
   grpc::ServerUnaryReactor* GetPeripheral(grpc::CallbackServerContext* context, const v1::GetPeripheralRequest* request, v1::GetPeripheralResponse* response) override;
 
  private:
+  StreamHost host() const { return StreamHost{*loop_, *streams_, *metrics_}; }
+
   Executor* loop_ = nullptr;
   peripheral::Peripheral* peripheral_ = nullptr;
   Metrics* metrics_ = nullptr;
+  StreamRegistry* streams_ = nullptr;
 };
 
 }  // namespace gattway::server

@@ -8,7 +8,7 @@
 #include "server/peripheral_convert.h"
 #include "server/reactors.h"
 #include "server/status.h"
-#include "server/stream_channel.h"
+#include "server/stream_reactor.h"
 
 namespace gattway::server {
 namespace {
@@ -21,176 +21,180 @@ constexpr std::size_t kReadQueue = 1024;
 
 // --- StreamWrites ---------------------------------------------------------------------------
 
-class StreamWritesReactor final : public grpc::ServerWriteReactor<v1::StreamWritesResponse> {
- public:
-  using Channel = StreamChannel<v1::CapturedWrite, v1::StreamWritesResponse,
-                                grpc::ServerWriteReactor<v1::StreamWritesResponse>>;
+// One captured write and the writes the domain dropped just before it (capture overrun).
+struct WriteItem {
+  v1::CapturedWrite write;
+  std::uint64_t droppedBefore = 0;
+};
 
-  StreamWritesReactor(Executor& loop, peripheral::Peripheral& p, Metrics& metrics,
+class StreamWritesReactor final
+    : public QueuedStream<grpc::ServerWriteReactor<v1::StreamWritesResponse>,
+                          v1::StreamWritesResponse, WriteItem> {
+ public:
+  StreamWritesReactor(StreamHost host, peripheral::Peripheral& p,
                       std::vector<peripheral::AttributeSelector> selectors, std::size_t queueSize)
-      : loop_(loop), peripheral_(p) {
-    channel_ = std::make_shared<Channel>(
-        this, queueSize, kWritesPerMessage,
-        [](std::vector<v1::CapturedWrite>& items, std::uint64_t dropped,
-           v1::StreamWritesResponse* out) {
-          for (auto& w : items) *out->add_writes() = std::move(w);
-          if (dropped > 0) out->mutable_gap()->set_dropped(dropped);
-        },
-        &metrics.writesDropped);
-    loop_.post([channel = channel_, &p, selectors = std::move(selectors), id = id_] {
-      auto sub = p.subscribeWrites(selectors, [channel](const peripheral::CapturedWrite& w,
-                                                        std::uint64_t droppedBefore) {
-        v1::CapturedWrite out;
-        toProto(w, &out);
-        channel->push(std::move(out), droppedBefore);
-      });
-      if (!sub.ok()) return channel->finish(toGrpcStatus(sub.status()));
-      *id = *sub;
-      channel->sendInitialMetadata();
-    });
-  }
-  void OnWriteDone(bool ok) override { channel_->onWriteDone(ok); }
-  void OnCancel() override { channel_->finish(grpc::Status::CANCELLED); }
-  void OnDone() override {
-    channel_->detach();
-    loop_.post([&p = peripheral_, id = id_] {
-      if (*id != 0) p.unsubscribeWrites(*id);
-    });
-    delete this;
+      : QueuedStream(host.loop, host.streams,
+                     Options{queueSize, kWritesPerMessage, false, nullptr,
+                             &host.metrics.writesDropped, nullptr}),
+        peripheral_(p), selectors_(std::move(selectors)) {}
+
+  // Loop thread.
+  void start() {
+    auto sub = peripheral_.subscribeWrites(
+        selectors_, [this](const peripheral::CapturedWrite& w, std::uint64_t droppedBefore) {
+          WriteItem item;
+          toProto(w, &item.write);
+          item.droppedBefore = droppedBefore;
+          push(std::move(item));
+        });
+    if (!sub.ok()) return end(sub.status(), false);
+    id_ = *sub;
+    sendInitialMetadata();
   }
 
  private:
-  Executor& loop_;
+  void fill(std::vector<WriteItem>& items, std::uint64_t gap,
+            v1::StreamWritesResponse* out) override {
+    for (auto& item : items) {
+      gap += item.droppedBefore;
+      *out->add_writes() = std::move(item.write);
+    }
+    if (gap > 0) out->mutable_gap()->set_dropped(gap);
+  }
+  void releaseOnLoop() override {
+    if (id_ != 0) peripheral_.unsubscribeWrites(id_);
+    id_ = 0;
+  }
+
   peripheral::Peripheral& peripheral_;
-  std::shared_ptr<Channel> channel_;
-  std::shared_ptr<std::uint64_t> id_ = std::make_shared<std::uint64_t>(0);  // loop thread only
+  std::vector<peripheral::AttributeSelector> selectors_;
+  std::uint64_t id_ = 0;  // loop thread only
 };
 
 // --- WatchPeripheral ------------------------------------------------------------------------
 
-class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchPeripheralResponse> {
+class WatchReactor final
+    : public QueuedStream<grpc::ServerWriteReactor<v1::WatchPeripheralResponse>,
+                          v1::WatchPeripheralResponse, v1::WatchPeripheralResponse> {
  public:
-  using Channel = StreamChannel<v1::WatchPeripheralResponse, v1::WatchPeripheralResponse,
-                                grpc::ServerWriteReactor<v1::WatchPeripheralResponse>>;
+  WatchReactor(StreamHost host, peripheral::Peripheral& p)
+      : QueuedStream(host.loop, host.streams, Options{kWatchQueue, 1, false, nullptr, nullptr,
+                                                      nullptr}),
+        peripheral_(p) {}
 
-  WatchReactor(Executor& loop, peripheral::Peripheral& p) : loop_(loop), peripheral_(p) {
-    channel_ = std::make_shared<Channel>(
-        this, kWatchQueue, 1,
-        [](std::vector<v1::WatchPeripheralResponse>& items, std::uint64_t dropped,
-           v1::WatchPeripheralResponse* out) {
-          *out = std::move(items.front());
-          if (dropped > 0) out->mutable_gap()->set_dropped(dropped);
-        },
-        nullptr);
-    loop_.post([channel = channel_, &p, id = id_] {
-      *id = p.watch([channel](const peripheral::PeripheralEvent& e) {
-        v1::WatchPeripheralResponse out;
-        toProto(e, &out);
-        channel->push(std::move(out));
-      });
-      channel->sendInitialMetadata();
+  // Loop thread.
+  void start() {
+    id_ = peripheral_.watch([this](const peripheral::PeripheralEvent& e) {
+      v1::WatchPeripheralResponse out;
+      toProto(e, &out);
+      push(std::move(out));
     });
-  }
-  void OnWriteDone(bool ok) override { channel_->onWriteDone(ok); }
-  void OnCancel() override { channel_->finish(grpc::Status::CANCELLED); }
-  void OnDone() override {
-    channel_->detach();
-    loop_.post([&p = peripheral_, id = id_] {
-      if (*id != 0) p.unwatch(*id);
-    });
-    delete this;
+    sendInitialMetadata();
   }
 
  private:
-  Executor& loop_;
+  void fill(std::vector<v1::WatchPeripheralResponse>& items, std::uint64_t gap,
+            v1::WatchPeripheralResponse* out) override {
+    *out = std::move(items.front());
+    if (gap > 0) out->mutable_gap()->set_dropped(gap);
+  }
+  void releaseOnLoop() override {
+    if (id_ != 0) peripheral_.unwatch(id_);
+    id_ = 0;
+  }
+
   peripheral::Peripheral& peripheral_;
-  std::shared_ptr<Channel> channel_;
-  std::shared_ptr<std::uint64_t> id_ = std::make_shared<std::uint64_t>(0);
+  std::uint64_t id_ = 0;  // loop thread only
 };
 
 // --- HandleReads ----------------------------------------------------------------------------
 
-class HandleReadsReactor final
-    : public grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse> {
- public:
-  using Base = grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>;
-  using Channel = StreamChannel<v1::HandleReadsResponse, v1::HandleReadsResponse, Base>;
+using HandleReadsBase = grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>;
 
-  HandleReadsReactor(Executor& loop, peripheral::Peripheral& p) : loop_(loop), peripheral_(p) {
-    channel_ = std::make_shared<Channel>(
-        this, kReadQueue, 1,
-        [](std::vector<v1::HandleReadsResponse>& items, std::uint64_t,
-           v1::HandleReadsResponse* out) { *out = std::move(items.front()); },
-        nullptr);
-    StartRead(&request_);
-  }
+class HandleReadsReactor final
+    : public QueuedStream<HandleReadsBase, v1::HandleReadsResponse, v1::HandleReadsResponse> {
+ public:
+  HandleReadsReactor(StreamHost host, peripheral::Peripheral& p)
+      : QueuedStream(host.loop, host.streams, Options{kReadQueue, 1, false, nullptr, nullptr,
+                                                      nullptr}),
+        loop_(host.loop), peripheral_(p) {}
+
+  // Handler thread, after open().
+  void startReading() { StartRead(&request_); }
 
   void OnReadDone(bool ok) override {
     if (!ok) {
       // The caller closed its side (or left): the registration ends with the stream.
-      channel_->finish(grpc::Status::OK);
-      return;
+      return end(absl::OkStatus(), false);
     }
     if (!registered_) {
       if (!request_.has_register_()) {
-        return fail(err::invalidField("register", "the first message must be a registration"));
+        return end(err::invalidField("register", "the first message must be a registration"),
+                   false);
       }
       const auto& reg = request_.register_();
       if (reg.characteristics().empty()) {
-        return fail(err::invalidField("register.characteristics", "name at least one"));
+        return end(err::invalidField("register.characteristics", "name at least one"), false);
       }
       auto selectors = toSelectors(reg.characteristics(), "register.characteristics");
-      if (!selectors.ok()) return fail(selectors.status());
+      if (!selectors.ok()) return end(selectors.status(), false);
       auto timeout = toDuration(reg.has_answer_timeout() ? &reg.answer_timeout() : nullptr,
                                 "register.answer_timeout", peripheral::kDefaultAnswerTimeout,
                                 peripheral::kMinAnswerTimeout, peripheral::kMaxAnswerTimeout);
-      if (!timeout.ok()) return fail(timeout.status());
+      if (!timeout.ok()) return end(timeout.status(), false);
       registered_ = true;
-      loop_.post([channel = channel_, &p = peripheral_, id = id_, selectors = std::move(*selectors),
-                  timeout = *timeout] {
-        auto handler = p.registerReadHandler(selectors, timeout,
-                                             [channel](const peripheral::ReadRequestEvent& read) {
-                                               v1::HandleReadsResponse out;
-                                               toProto(read, out.mutable_read());
-                                               channel->push(std::move(out));
-                                             });
-        if (!handler.ok()) return channel->finish(toGrpcStatus(handler.status()));
-        *id = handler->id;
-        v1::HandleReadsResponse confirm;
-        for (const auto& name : handler->attributes) {
-          toProto(name, confirm.mutable_registered()->add_characteristics());
-        }
-        channel->push(std::move(confirm));
+      loop_.post([self = keep(), selectors = std::move(*selectors), timeout = *timeout] {
+        self->registerOnLoop(selectors, timeout);
       });
     } else {
       if (!request_.has_answer()) {
-        return fail(err::invalidField("register", "register once, in the first message"));
+        return end(err::invalidField("register", "register once, in the first message"), false);
       }
       auto answer = toReadAnswer(request_.answer());
-      if (!answer.ok()) return fail(answer.status());
-      loop_.post([&p = peripheral_, id = id_, answer = *answer] {
-        if (*id != 0) p.answerRead(*id, answer);
+      if (!answer.ok()) return end(answer.status(), false);
+      loop_.post([self = keep(), answer = *answer] {
+        if (self->id_ != 0) self->peripheral_.answerRead(self->id_, answer);
       });
     }
     StartRead(&request_);
   }
-  void OnWriteDone(bool ok) override { channel_->onWriteDone(ok); }
-  void OnCancel() override { channel_->finish(grpc::Status::CANCELLED); }
-  void OnDone() override {
-    channel_->detach();
-    loop_.post([&p = peripheral_, id = id_] {
-      if (*id != 0) p.unregisterReadHandler(*id);
-    });
-    delete this;
-  }
 
  private:
-  void fail(const absl::Status& status) { channel_->finish(toGrpcStatus(status)); }
+  std::shared_ptr<HandleReadsReactor> keep() {
+    return std::static_pointer_cast<HandleReadsReactor>(shared_from_this());
+  }
+
+  // Loop thread.
+  void registerOnLoop(const std::vector<peripheral::AttributeSelector>& selectors,
+                      absl::Duration timeout) {
+    if (ending()) return;
+    auto handler = peripheral_.registerReadHandler(
+        selectors, timeout, [this](const peripheral::ReadRequestEvent& read) {
+          v1::HandleReadsResponse out;
+          toProto(read, out.mutable_read());
+          push(std::move(out));
+        });
+    if (!handler.ok()) return end(handler.status(), false);
+    id_ = handler->id;
+    v1::HandleReadsResponse confirm;
+    for (const auto& name : handler->attributes) {
+      toProto(name, confirm.mutable_registered()->add_characteristics());
+    }
+    push(std::move(confirm));
+  }
+
+  void fill(std::vector<v1::HandleReadsResponse>& items, std::uint64_t,
+            v1::HandleReadsResponse* out) override {
+    *out = std::move(items.front());
+  }
+  void releaseOnLoop() override {
+    if (id_ != 0) peripheral_.unregisterReadHandler(id_);
+    id_ = 0;
+  }
 
   Executor& loop_;
   peripheral::Peripheral& peripheral_;
-  std::shared_ptr<Channel> channel_;
-  std::shared_ptr<std::uint64_t> id_ = std::make_shared<std::uint64_t>(0);
+  std::uint64_t id_ = 0;  // loop thread only
   v1::HandleReadsRequest request_;
   bool registered_ = false;  // gRPC read thread only (one read in flight)
 };
@@ -198,7 +202,7 @@ class HandleReadsReactor final
 }  // namespace
 
 grpc::ServerWriteReactor<v1::StreamWritesResponse>* newStreamWritesReactor(
-    Executor& loop, peripheral::Peripheral& peripheral, Metrics& metrics,
+    StreamHost host, peripheral::Peripheral& peripheral, const grpc::CallbackServerContext& call,
     const v1::StreamWritesRequest& request) {
   auto selectors = toSelectors(request.characteristics(), "characteristics");
   if (!selectors.ok()) {
@@ -210,17 +214,24 @@ grpc::ServerWriteReactor<v1::StreamWritesResponse>* newStreamWritesReactor(
     return new FinishedWriteReactor<v1::StreamWritesResponse>(
         err::invalidField("queue_size", "must be 16..65536 (0: 1024)"));
   }
-  return new StreamWritesReactor(loop, peripheral, metrics, std::move(*selectors), queue);
+  auto stream = StreamWritesReactor::create<StreamWritesReactor>(host, peripheral,
+                                                                 std::move(*selectors), queue);
+  if (stream->open(call)) host.loop.post([stream] { stream->start(); });
+  return stream.get();
 }
 
 grpc::ServerWriteReactor<v1::WatchPeripheralResponse>* newWatchReactor(
-    Executor& loop, peripheral::Peripheral& peripheral) {
-  return new WatchReactor(loop, peripheral);
+    StreamHost host, peripheral::Peripheral& peripheral, const grpc::CallbackServerContext& call) {
+  auto stream = WatchReactor::create<WatchReactor>(host, peripheral);
+  if (stream->open(call)) host.loop.post([stream] { stream->start(); });
+  return stream.get();
 }
 
 grpc::ServerBidiReactor<v1::HandleReadsRequest, v1::HandleReadsResponse>* newHandleReadsReactor(
-    Executor& loop, peripheral::Peripheral& peripheral) {
-  return new HandleReadsReactor(loop, peripheral);
+    StreamHost host, peripheral::Peripheral& peripheral, const grpc::CallbackServerContext& call) {
+  auto stream = HandleReadsReactor::create<HandleReadsReactor>(host, peripheral);
+  if (stream->open(call)) stream->startReading();
+  return stream.get();
 }
 
 }  // namespace gattway::server

@@ -65,12 +65,12 @@ class ScanStream final : public QueuedWriteReactor<v1::ScanResponse, ScanRecord>
 
 }  // namespace
 
-grpc::ServerWriteReactor<v1::ScanResponse>* ScanServiceImpl::Scan(grpc::CallbackServerContext*,
+grpc::ServerWriteReactor<v1::ScanResponse>* ScanServiceImpl::Scan(grpc::CallbackServerContext* context,
                                                                   const v1::ScanRequest* request) {
   auto options = scanRequest(*request);
   if (!options.ok()) return new FinishedWriteReactor<v1::ScanResponse>(options.status());
   auto stream = ScanStream::create<ScanStream>(ctx_, std::move(*options));
-  if (stream->open()) {
+  if (stream->open(*context)) {
     ctx_.loop.post([stream] { stream->start(); });
   }
   return stream.get();

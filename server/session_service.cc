@@ -127,12 +127,12 @@ grpc::ServerUnaryReactor* SessionServiceImpl::ListSessions(grpc::CallbackServerC
 }
 
 grpc::ServerWriteReactor<v1::WatchSessionsResponse>* SessionServiceImpl::WatchSessions(
-    grpc::CallbackServerContext*, const v1::WatchSessionsRequest* request) {
+    grpc::CallbackServerContext* context, const v1::WatchSessionsRequest* request) {
   auto filter = sessionFilter(request->filter(), "filter");
   if (!filter.ok()) return new FinishedWriteReactor<v1::WatchSessionsResponse>(filter.status());
   auto stream =
       WatchStream::create<WatchStream>(ctx_, std::move(*filter), request->include_initial());
-  if (stream->open()) ctx_.loop.post([stream] { stream->start(); });
+  if (stream->open(*context)) ctx_.loop.post([stream] { stream->start(); });
   return stream.get();
 }
 

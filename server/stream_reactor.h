@@ -1,7 +1,10 @@
-// The base of every server stream (Scan, WatchSessions, Subscribe, Execute): a bounded queue that
-// drops its oldest items when the caller reads slowly (counted, and reported as a gap in the next
-// message), one write in flight, queued items coalesced into one message, `OnCancel`/`OnDone`
-// cleanup, and membership in the StreamRegistry so that shutdown ends it cleanly.
+// The base of every server stream (Scan, WatchSessions, Subscribe, Execute, StreamWrites,
+// WatchPeripheral, HandleReads): a bounded queue that drops its oldest items when the caller reads
+// slowly (counted, and reported as a gap in the next message), one write in flight, queued items
+// coalesced into one message, `OnCancel`/`OnDone` cleanup, and membership in the StreamRegistry so
+// that shutdown ends it cleanly and each client stays within its bound on open streams.
+// `Base` is the gRPC reactor: ServerWriteReactor<Response>, or ServerBidiReactor for a stream
+// that also reads (the subclass then adds OnReadDone).
 //
 // Threads: the domain pushes from the loop thread; gRPC completes writes on its threads. Pushing
 // never waits for the network: when no write is in flight the pushing thread starts one,
@@ -22,17 +25,17 @@
 #include "ble/bounded_queue.h"
 #include "ble/metrics.h"
 #include "grpcpp/support/server_callback.h"
+#include "server/client_identity.h"
 #include "server/service_context.h"
 #include "server/status.h"
 #include "server/stream_registry.h"
 
 namespace gattway::server {
 
-template <typename Response, typename Item>
-class QueuedWriteReactor
-    : public grpc::ServerWriteReactor<Response>,
-      public StreamRegistry::Stream,
-      public std::enable_shared_from_this<QueuedWriteReactor<Response, Item>> {
+template <typename Base, typename Response, typename Item>
+class QueuedStream : public Base,
+                     public StreamRegistry::Stream,
+                     public std::enable_shared_from_this<QueuedStream<Base, Response, Item>> {
  public:
   struct Options {
     std::size_t queueSize = 1024;
@@ -52,11 +55,12 @@ class QueuedWriteReactor
     return s;
   }
 
-  // Handler thread, once. Registers the stream; false when the gateway is shutting down (the
-  // stream is then already finished with UNAVAILABLE).
-  bool open() {
-    if (!ctx_.streams.add(this->shared_from_this())) {
-      end(shuttingDown(), false);
+  // Handler thread, once. Registers the stream for the caller of `call`; false when the gateway
+  // is shutting down or the caller has too many streams open (the stream is then already
+  // finishing with UNAVAILABLE or RESOURCE_EXHAUSTED).
+  bool open(const grpc::CallbackServerContext& call) {
+    if (auto added = streams_.add(this->shared_from_this(), clientKey(call)); !added.ok()) {
+      end(added, false);
       return false;
     }
     if (options_.open != nullptr) options_.open->add(1);
@@ -103,6 +107,16 @@ class QueuedWriteReactor
     pump(lock, true);
   }
 
+  // Any thread. Tells the caller the stream is live (its subscription is in place) unless a
+  // message already did.
+  void sendInitialMetadata() {
+    std::unique_lock lock(mu_);
+    if (finishing_ || metadataSent_) return;
+    metadataSent_ = true;
+    lock.unlock();
+    this->StartSendInitialMetadata();
+  }
+
   bool ending() const {
     std::lock_guard lock(mu_);
     return finishing_;
@@ -114,16 +128,14 @@ class QueuedWriteReactor
   }
 
  protected:
-  QueuedWriteReactor(ServiceContext& ctx, Options options)
-      : ctx_(ctx), options_(options), queue_(options.queueSize) {}
+  QueuedStream(Executor& loop, StreamRegistry& streams, Options options)
+      : loop_(loop), streams_(streams), options_(options), queue_(options.queueSize) {}
 
   // Builds one message from `items` (oldest first) and the number dropped just before them.
   // Called without the lock, by whichever thread starts the write.
   virtual void fill(std::vector<Item>& items, std::uint64_t gap, Response* out) = 0;
   // Loop thread, once: release the domain handles (subscriptions, timers) the stream holds.
   virtual void releaseOnLoop() {}
-
-  ServiceContext& ctx_;
 
  private:
   struct Control {
@@ -141,6 +153,7 @@ class QueuedWriteReactor
       message_ = std::move(control_.front().message);
       control_.pop_front();
       writing_ = true;
+      metadataSent_ = true;
       inFlight_ = 0;
       lock.unlock();
       this->StartWrite(&message_);
@@ -156,6 +169,7 @@ class QueuedWriteReactor
       taken_ += items.size();
       const std::uint64_t gap = queue_.takeDropped();
       writing_ = true;
+      metadataSent_ = true;
       inFlight_ = items.size();
       lock.unlock();
       message_.Clear();
@@ -197,7 +211,7 @@ class QueuedWriteReactor
   }
 
   void OnDone() override {
-    ctx_.streams.remove(this);
+    streams_.remove(this);
     if (opened_ && options_.open != nullptr) options_.open->add(-1);
     scheduleRelease();
     auto self = std::move(self_);  // may be the last reference: nothing after this
@@ -205,13 +219,15 @@ class QueuedWriteReactor
 
   void scheduleRelease() {
     if (released_.exchange(true)) return;
-    ctx_.loop.post([keep = this->shared_from_this()] {
-      static_cast<QueuedWriteReactor*>(keep.get())->releaseOnLoop();
+    loop_.post([keep = this->shared_from_this()] {
+      static_cast<QueuedStream*>(keep.get())->releaseOnLoop();
     });
   }
 
+  Executor& loop_;
+  StreamRegistry& streams_;
   Options options_;
-  std::shared_ptr<QueuedWriteReactor> self_;  // gRPC's reference, dropped in OnDone
+  std::shared_ptr<QueuedStream> self_;  // gRPC's reference, dropped in OnDone
   std::atomic<bool> released_{false};
   bool opened_ = false;
 
@@ -225,8 +241,25 @@ class QueuedWriteReactor
   bool finishing_ = false;              // guarded by mu_: end() was called
   bool finished_ = false;               // guarded by mu_: Finish() was called
   bool broken_ = false;                 // guarded by mu_: a write failed
+  bool metadataSent_ = false;           // guarded by mu_: initial metadata or a message went
   std::optional<grpc::Status> pendingFinish_;  // guarded by mu_
   Response message_;  // the message in flight (one at a time)
+};
+
+// The central's streams: a QueuedStream writing to the caller, with the services' context.
+template <typename Response, typename Item>
+class QueuedWriteReactor
+    : public QueuedStream<grpc::ServerWriteReactor<Response>, Response, Item> {
+ public:
+  using Options = typename QueuedStream<grpc::ServerWriteReactor<Response>, Response, Item>::Options;
+
+ protected:
+  QueuedWriteReactor(ServiceContext& ctx, Options options)
+      : QueuedStream<grpc::ServerWriteReactor<Response>, Response, Item>(ctx.loop, ctx.streams,
+                                                                          options),
+        ctx_(ctx) {}
+
+  ServiceContext& ctx_;
 };
 
 }  // namespace gattway::server

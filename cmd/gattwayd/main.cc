@@ -44,6 +44,10 @@ ABSL_FLAG(bool, insecure, false,
           "Allow a non-loopback --grpc_address without TLS or tokens (logs a warning).");
 ABSL_FLAG(int, max_message_bytes, 1 << 20,
           "Largest request accepted, in bytes; larger ones get RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_streams_per_client, 64,
+          "Most streams (Scan, Subscribe, WatchSessions, Execute, peripheral streams) one client "
+          "holds open at once, 1..10000; more get RESOURCE_EXHAUSTED. A client is a token, else "
+          "a client certificate, else a peer host.");
 ABSL_FLAG(bool, simulate, false,
           "Run against a simulated BlueZ instead of the system's: start a private dbus-daemon and "
           "gattway-sim (from beside gattwayd, else PATH) with the demo fleet or --fleet, use them, "
@@ -161,6 +165,11 @@ int main(int argc, char** argv) {
     return fail(absl::StrCat("--max_message_bytes must be at least 4096, not ",
                              options.maxMessageBytes));
   }
+  const int maxStreams = absl::GetFlag(FLAGS_max_streams_per_client);
+  if (maxStreams < 1 || maxStreams > 10000) {
+    return fail(absl::StrCat("--max_streams_per_client must be 1..10000, not ", maxStreams));
+  }
+  options.maxStreamsPerClient = static_cast<std::size_t>(maxStreams);
   if (auto e = checkListenAddress("grpc_address", options.grpcAddress, false); !e.empty()) {
     return fail(e);
   }

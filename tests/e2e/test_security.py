@@ -8,11 +8,12 @@ import time
 import grpc
 import pytest
 
-from gattway_e2e import GATTWAYD, Gattwayd
+from gattway_e2e import GATTWAYD, Gattwayd, error_info
 
 from grpc.health.v1 import health_pb2, health_pb2_grpc
 from gattway.v1 import adapter_pb2, adapter_pb2_grpc, session_pb2, session_pb2_grpc
-from gattway.v1 import (gatt_pb2, metrics_pb2, peripheral_pb2, scan_pb2)  # noqa: F401 (descriptors)
+from gattway.v1 import gatt_pb2, metrics_pb2  # noqa: F401 (descriptors)
+from gattway.v1 import peripheral_pb2, peripheral_pb2_grpc, scan_pb2, scan_pb2_grpc
 from google.protobuf import descriptor_pool
 
 VIEWER, OPERATOR = "viewer-token-0123", "operator-token-4567"
@@ -206,3 +207,45 @@ def test_tokens_work_over_tls_beyond_loopback(pki, tmp_path):
             with pytest.raises(grpc.RpcError) as caught:
                 stub.ListAdapters(adapter_pb2.ListAdaptersRequest(), timeout=5)
             assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_client_holds_at_most_max_streams_per_client_open():
+    with Gattwayd("--simulate", "--max_streams_per_client=3") as g, \
+            grpc.insecure_channel(g.address) as ch:
+        peripheral = peripheral_pb2_grpc.PeripheralServiceStub(ch)
+        scan = scan_pb2_grpc.ScanServiceStub(ch)
+
+        def watch():
+            stream = peripheral.WatchPeripheral(peripheral_pb2.WatchPeripheralRequest(), timeout=30)
+            stream.initial_metadata()  # sent once the stream is registered and live
+            return stream
+
+        open_streams = [watch() for _ in range(3)]
+        # A fourth stream of any kind is refused, with the limit named.
+        with pytest.raises(grpc.RpcError) as caught:
+            next(iter(scan.Scan(scan_pb2.ScanRequest(), timeout=5)))
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "--max_streams_per_client" in caught.value.details()
+        assert error_info(caught.value).reason == "LIMIT_EXCEEDED"
+        assert error_info(caught.value).metadata["limit"] == "3"
+        # The refused stream took no slot, and ending one stream frees one.
+        open_streams.pop().cancel()
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                open_streams.append(watch())
+                break
+            except grpc.RpcError as e:  # the cancelled stream may not be gone yet
+                assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert health(ch) == health_pb2.HealthCheckResponse.SERVING
+        for s in open_streams:
+            s.cancel()
+
+
+def test_max_streams_per_client_is_checked():
+    done = subprocess.run([GATTWAYD, "--max_streams_per_client=0", "--metrics_address="],
+                          capture_output=True, text=True, timeout=20)
+    assert done.returncode != 0
+    assert "--max_streams_per_client must be 1..10000, not 0" in done.stderr

@@ -587,6 +587,38 @@ TEST_F(AHostedPeripheral, WithdrawsTheDatabaseAndAdvertisementsWhenTheGatewaySto
   EXPECT_TRUE(bluez_->advertisements().empty());
 }
 
+TEST_F(AHostedPeripheral, EndsItsStreamsWithShuttingDownWhenTheGatewayStops) {
+  registerEnv();
+  grpc::ClientContext wc, sc, hc;
+  auto watch = stub_->WatchPeripheral(deadline(&wc, 20), v1::WatchPeripheralRequest());
+  v1::StreamWritesRequest writes;
+  *writes.add_characteristics() = ref(kCmd);
+  auto captured = stub_->StreamWrites(deadline(&sc, 20), writes);
+  auto handler = stub_->HandleReads(deadline(&hc, 20));
+  v1::HandleReadsRequest reg;
+  *reg.mutable_register_()->add_characteristics() = ref(kBlob);
+  ASSERT_TRUE(handler->Write(reg));
+  v1::HandleReadsResponse registered;
+  ASSERT_TRUE(handler->Read(&registered));  // all three are live once this arrives
+  watch->WaitForInitialMetadata();
+  captured->WaitForInitialMetadata();
+
+  gateway_->shutdown(absl::Seconds(1));
+  v1::WatchPeripheralResponse w;
+  while (watch->Read(&w)) {
+  }
+  v1::StreamWritesResponse m;
+  while (captured->Read(&m)) {
+  }
+  v1::HandleReadsResponse r;
+  while (handler->Read(&r)) {
+  }
+  for (const grpc::Status& s : {watch->Finish(), captured->Finish(), handler->Finish()}) {
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    EXPECT_EQ(reasonOf(s), "SHUTTING_DOWN");
+  }
+}
+
 TEST_F(AHostedPeripheral, DescribesItselfWithGetPeripheral) {
   registerEnv();
   bluez_->connectCentral("hci0", kCentral);
