@@ -14,6 +14,8 @@ struct Case {
   const char* attError;  // nullptr: none
 };
 
+void PrintTo(const Case& c, std::ostream* out) { *out << c.name << " \"" << c.message << "\""; }
+
 class BluezErrors : public ::testing::TestWithParam<Case> {};
 
 TEST_P(BluezErrors, DecodeToTheirCodeReasonAndAttError) {
@@ -78,7 +80,13 @@ INSTANTIATE_TEST_SUITE_P(
              "The name org.bluez was not provided by any .service files", C::kUnavailable,
              Reason::kBluezUnavailable, nullptr},
         Case{"org.freedesktop.DBus.Error.NoReply", "Method call timed out",
-             C::kDeadlineExceeded, Reason::kTimeout, nullptr}));
+             C::kDeadlineExceeded, Reason::kTimeout, nullptr}),
+    // Readable test names: the error name's last part and the case's position.
+    [](const ::testing::TestParamInfo<Case>& param) {
+      std::string name = param.param.name;
+      name = name.substr(name.rfind('.') + 1);
+      return name + "_" + std::to_string(param.index);
+    });
 
 }  // namespace
 }  // namespace gattway::err
