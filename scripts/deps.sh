@@ -15,6 +15,7 @@ build_packages=(
 test_packages=(
   python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml openssl
   prometheus
+  clang libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
 )
 # The container image test needs these; it is skipped where they cannot be installed.
 image_packages=(podman buildah debootstrap uidmap)

@@ -33,7 +33,6 @@ constexpr absl::Duration kStopNotifyTimeout = absl::Seconds(10);
 BluezCentralBackend::BluezCentralBackend(dbus::LoopConnection& connection, Metrics& metrics,
                                          std::size_t maxCallsInFlight)
     : connection_(connection),
-      metrics_(metrics),
       calls_(bluez::rawBus(connection.get()), connection.loop(), maxCallsInFlight),
       discovery_(*this, [this](const std::string& adapter) { reportKnownDevices(adapter); }),
       notify_(*this),

@@ -138,7 +138,6 @@ class BluezCentralBackend final : public CentralBackend,
 
   std::unique_ptr<dbus::LoopConnection> ownedConnection_;  // open(): destroyed last
   dbus::LoopConnection& connection_;
-  Metrics& metrics_;
   CentralBackendListener* listener_ = nullptr;
   // Declared in dependency order: destroyed in reverse, operations first.
   bluez::CallLimiter calls_;
