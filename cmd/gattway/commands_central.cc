@@ -313,7 +313,7 @@ int cmdSessions(Client& client, const Args& args) {
   auto ctx = client.streamContext(*duration);
   auto reader = stub->WatchSessions(ctx.get(), request);
   // Live: the current sessions first, then one row per change, with the state it left.
-  StreamTable table({{"TIME", 12}, {"ADDRESS", 17}, {"STATE", 17}, {"FROM", 17}, {"KIND", 10},
+  StreamTable table({{"TIME", 12}, {"ADDRESS", 17}, {"STATE", 18}, {"FROM", 18}, {"KIND", 10},
                      {"ADAPTER", 7}, {"NAME", 12}, {"POLICY", 8}, {"REASON", 10}});
   if (!client.json()) out(table.header());
   int changes = 0;

@@ -264,3 +264,46 @@ def test_a_token_is_sent_and_a_missing_one_is_reported(tmp_path):
         assert done.returncode == 1 and "UNAUTHENTICATED" in done.stderr, done
         assert "hci0" in ok(g, "adapters", f"--token={token}")
         assert "hci0" in ok(g, "adapters", env={"GATTWAY_TOKEN": token})
+
+
+def test_peripheral_writes_and_watch_show_what_a_central_does(tmp_path):
+    """A simulated remote central (io.gattway.Sim1, docs/simulator.md) connects to the gateway's
+    advertisement and writes a captured characteristic; `peripheral watch` and `peripheral writes`
+    print it."""
+    import re
+    with Gattwayd("--simulate") as g:
+        bus_re = re.compile(r'event=simulate\.ready .*\bbus="?([^" ]+)"?')
+        bus = next((m.group(1) for m in map(bus_re.search, g.lines) if m), None)
+        assert bus, g.log_text()
+
+        def sim(method, signature, *args):
+            done = subprocess.run(["busctl", f"--address={bus}", "call", "io.gattway.Sim",
+                                   "/io/gattway/sim", "io.gattway.Sim1", method, signature,
+                                   *map(str, args)], capture_output=True, text=True, timeout=10)
+            assert done.returncode == 0, f"{method}: {done.stderr}"
+            return done.stdout.split()
+
+        db = tmp_path / "db.json"
+        db.write_text('{"services": [{"uuid": "FFF0", "characteristics": '
+                      '[{"uuid": "FFF1", "write": true, "capture": true}]}]}')
+        ok(g, "peripheral", "register", str(db))
+        ok(g, "peripheral", "advertise", "--name=cli-test")
+        env = dict(os.environ, GATTWAY_ADDRESS=g.address)
+        watch = subprocess.Popen([CLI, "peripheral", "watch", "--count=1"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True, env=env)
+        writes = subprocess.Popen([CLI, "peripheral", "writes", "--count=1"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=env)
+        watch_header = watch.stdout.readline()  # both streams are open
+        writes_header = writes.stdout.readline()
+        assert watch_header.startswith("TIME") and writes_header.startswith("TIME")
+        time.sleep(0.3)
+        central = sim("CentralConnect", "ss", "hci0", "11:22:33:44:55:66")[1].strip('"')
+        sim("CentralWrite", "ssayb", central, "FFF1", 2, 0xCA, 0xFE, "true")
+        out, err = writes.communicate(timeout=15)
+        assert writes.returncode == 0, err
+        write = rows(writes_header + out)[0]
+        assert write[1:] == ["1", "FFF0/FFF1", "11:22:33:44:55:66", "ca fe", ""], out  # no decoding
+        out, err = watch.communicate(timeout=15)
+        assert watch.returncode == 0, err
+        assert re.search(r"central_connected\s+11:22:33:44:55:66", out), out
