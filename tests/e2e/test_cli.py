@@ -10,6 +10,7 @@ import time
 import pytest
 
 from gattway_e2e import Gattwayd
+from test_security import pki  # noqa: F401  (the fixture: a CA, server and client certificates)
 
 CLI = os.environ.get("GATTWAY_CLI", "gattway")
 ENV_SENSOR = "C0:FF:EE:00:00:01"
@@ -307,3 +308,17 @@ def test_peripheral_writes_and_watch_show_what_a_central_does(tmp_path):
         out, err = watch.communicate(timeout=15)
         assert watch.returncode == 0, err
         assert re.search(r"central_connected\s+11:22:33:44:55:66", out), out
+
+
+def test_tls_and_mtls_flags(pki):  # noqa: F811
+    with Gattwayd("--simulate", f"--tls_cert={pki}/server.pem", f"--tls_key={pki}/server.key",
+                  f"--tls_client_ca={pki}/ca.pem") as g:
+        mtls = [f"--tls_ca={pki}/ca.pem", f"--tls_cert={pki}/client.pem",
+                f"--tls_key={pki}/client.key"]
+        assert "hci0" in ok(g, "adapters", *mtls)
+        # Without a client certificate the handshake fails; in plaintext too.
+        for args in ([f"--tls_ca={pki}/ca.pem"], []):
+            done = cli(g, "adapters", "--timeout=3s", *args)
+            assert done.returncode == 1 and "UNAVAILABLE" in done.stderr, (args, done)
+        done = cli(g, "adapters", f"--tls_ca={pki}/missing.pem")
+        assert done.returncode == 2 and "missing.pem: cannot read the file" in done.stderr, done
