@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "google/protobuf/util/json_util.h"
 #include "yaml-cpp/yaml.h"
 
@@ -112,7 +113,8 @@ absl::Status parseMessageText(const std::string& text, const std::string& source
   if (!status.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(source, ": not a ",
                                                    message->GetDescriptor()->full_name(), ": ",
-                                                   std::string(status.message())));
+                                                   // protobuf's messages may start ": "
+                                                   absl::StripPrefix(status.message().as_string(), ": ")));
   }
   return absl::OkStatus();
 }

@@ -117,6 +117,8 @@ TEST(CliMessageFile, NamesTheFileAndTheProblem) {
   EXPECT_FALSE(unknown.ok());
   EXPECT_NE(unknown.message().find("p.yaml"), std::string::npos) << unknown.message();
   EXPECT_NE(unknown.message().find("colour"), std::string::npos) << unknown.message();
+  auto scalar = parseMessageText("hello\n", "s.yaml", &p);
+  EXPECT_EQ(scalar.message(), "s.yaml: not a gattway.v1.Policy: Root element must be a message.");
   auto syntax = parseMessageText("name: [x\n", "q.yaml", &p);
   EXPECT_FALSE(syntax.ok());
   EXPECT_NE(syntax.message().find("q.yaml"), std::string::npos);
