@@ -72,6 +72,16 @@ def test_scan_stops_after_count_devices(gw):
     assert len(rows(out)) == 1 and rows(out)[0][2].startswith("EnvSensor-"), out
 
 
+def test_devices_lists_known_devices_without_scanning(gw):
+    ok(gw, "scan", "--duration=2s")
+    table = {r[0]: r for r in rows(ok(gw, "devices"))}
+    assert table[HRM][2] == "HRM-Strap", table
+    only = rows(ok(gw, "devices", "--name_prefix=EnvSensor-"))
+    assert sorted(r[0] for r in only) == [ENV_SENSOR, "C0:FF:EE:00:00:02", "C0:FF:EE:00:00:03"]
+    assert {d["address"] for d in json.loads(ok(gw, "devices", "--service=180D", "--json"))
+            ["devices"]} == {HRM}
+
+
 def test_connect_then_read_shows_hex_and_the_decoded_value(gw):
     out = ok(gw, "connect", ENV_SENSOR)
     assert rows(out)[0][:3] == [ENV_SENSOR, "CONNECTED", "ephemeral"], out
