@@ -27,11 +27,12 @@ COPY ble/ ble/
 COPY server/ server/
 COPY cmd/ cmd/
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGATTWAY_BUILD_TESTS=OFF \
- && ninja -C /build gattwayd gattway-sim gattway-health \
+ && ninja -C /build gattwayd gattway-sim gattway-health gattway \
  && mkdir -p /out \
  && strip --strip-debug -o /out/gattwayd /build/cmd/gattwayd \
  && strip --strip-debug -o /out/gattway-sim /build/cmd/gattway-sim \
- && strip --strip-debug -o /out/gattway-health /build/cmd/gattway-health
+ && strip --strip-debug -o /out/gattway-health /build/cmd/gattway-health \
+ && strip --strip-debug -o /out/gattway /build/cmd/gattway
 
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \

@@ -16,6 +16,11 @@ test_packages=(
   python3 python3-grpcio python3-protobuf python3-pytest python3-bleak python3-yaml openssl
   prometheus
   clang libclang-rt-14-dev  # the libFuzzer targets (scripts/fuzz.sh)
+  # The Go example (examples/go), built offline in GOPATH mode from /usr/share/gocode. Protobuf
+  # APIv2 (protoc-gen-go 1.28) needs golang/protobuf 1.5, not the 1.3 that golang-goprotobuf-dev
+  # (a transitional package) would pull in: gRPC's codec would panic on the generated messages.
+  golang-go golang-google-grpc-dev golang-google-protobuf-dev golang-github-golang-protobuf-1-5-dev
+  golang-google-genproto-dev protoc-gen-go protoc-gen-go-grpc
 )
 # The container image test needs these; it is skipped where they cannot be installed.
 image_packages=(podman buildah debootstrap uidmap)
