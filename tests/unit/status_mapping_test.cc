@@ -39,6 +39,23 @@ TEST(TheGrpcEdge, GivesPlainStatusesADomainButNoReason) {
   EXPECT_TRUE(info.reason().empty());
 }
 
+TEST(TheGrpcEdge, CutsEchoesOfHugeInputSoTheAnswerFitsInTrailers) {
+  // A 70,000-byte value echoed whole would exceed clients' metadata limit (8 KiB by default) and
+  // reach the caller as its own RESOURCE_EXHAUSTED instead of this error.
+  const std::string huge(70'000, 'x');
+  absl::Status status = err::invalidField("labels", "\u00e9" + huge);
+  err::setMetadata(status, "value", huge);
+  const grpc::Status s = toGrpcStatus(status);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LE(s.error_message().size(), 1100u);
+  EXPECT_NE(s.error_message().find("more bytes)"), std::string::npos);
+  EXPECT_EQ(s.error_message().rfind("labels", 0), 0u);  // the start, naming the field, is kept
+  const auto info = errorInfoOf(s);
+  EXPECT_EQ(info.reason(), "INVALID_FIELD");
+  EXPECT_LE(info.metadata().at("value").size(), 300u);
+  EXPECT_LT(s.error_details().size(), 4096u);
+}
+
 TEST(TheErrorReasons, ExistInTheProtoEnumUnderTheSameNames) {
   const auto* reasons = v1::ErrorReason_descriptor();
   for (err::Reason r : err::allReasons()) {
