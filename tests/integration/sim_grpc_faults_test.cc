@@ -185,6 +185,19 @@ TEST_P(FaultsOverGrpc, ReportsEachKindOfConnectFailure) {
   expectServing();
 }
 
+TEST_P(FaultsOverGrpc, ExplainsAFailedConnectDeviceThatBluezGivesNoReasonFor) {
+  // Never scanned: the gateway uses Adapter1.ConnectDevice, whose failures 5.66 names
+  // "org.bluez.Failed" with no message.
+  failConnect(sim::ConnectFault::kAbortByLocal);
+  auto s = connect(kHrmAddress, nullptr, 1000ms);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_EQ(errorInfo(s).reason(), "BLUEZ_ERROR");
+  EXPECT_EQ(errorInfo(s).metadata().at("bluez_error"), "org.bluez.Failed");
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("ConnectDevice"));
+  EXPECT_THAT(s.error_message(), ::testing::HasSubstr("BlueZ gives no reason"));
+  expectServing();
+}
+
 TEST_P(FaultsOverGrpc, ReportsAGattInProgressAsAborted) {
   ASSERT_TRUE(connect(kHrmAddress).ok());
   onLoop([&] {
