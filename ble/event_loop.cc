@@ -88,14 +88,20 @@ void EventLoop::runPosted() {
 
 void EventLoop::runDueTimers() {
   const auto now = Clock::now();
-  // Only timers due now; ones armed by these callbacks wait for the next turn.
-  std::vector<Task> due;
-  while (!timers_.empty() && timers_.begin()->first.first <= now) {
-    auto node = timers_.extract(timers_.begin());
-    timerDeadlines_.erase(node.key().second);
-    due.push_back(std::move(node.mapped()));
+  // Only timers due now; ones armed by these callbacks wait for the next turn. Each is taken out
+  // just before it runs: a callback may cancel another timer due in the same turn (destroying the
+  // object that owns it, e.g. a session timeout abandoning a connect whose own deadline is also
+  // due), and that one must not run.
+  std::vector<std::pair<Clock::time_point, std::uint64_t>> due;
+  for (auto it = timers_.begin(); it != timers_.end() && it->first.first <= now; ++it) {
+    due.push_back(it->first);
   }
-  for (auto& task : due) task();
+  for (const auto& key : due) {
+    auto node = timers_.extract(key);
+    if (node.empty()) continue;  // cancelled by an earlier callback of this turn
+    timerDeadlines_.erase(key.second);
+    node.mapped()();
+  }
 }
 
 int EventLoop::pollTimeoutMs(std::optional<Clock::time_point> sourceDeadline) const {

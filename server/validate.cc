@@ -31,7 +31,8 @@ absl::StatusOr<std::optional<absl::Duration>> duration(bool present, const Durat
   const absl::Duration value = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
   if (value < absl::ZeroDuration()) {
     return err::invalidField(field, absl::StrCat(absl::FormatDuration(value),
-                                                 " is negative; durations must be positive"));
+                                                 " is negative; give a positive duration, or "
+                                                 "leave it unset for the default"));
   }
   if (value < min || value > max) {
     return err::invalidField(field, absl::StrCat(absl::FormatDuration(value), " is out of range ",

@@ -25,6 +25,22 @@ bool hasBluezError(const absl::Status& s, absl::string_view name, absl::string_v
   return message.empty() || err::metadata(s, err::kMetaBluezMessage) == message;
 }
 
+// BlueZ 5.66 answers every asynchronous ConnectDevice failure with the malformed error name
+// "org.bluez.Failed" and no message (bluez-5.66-api.md, Adapter1): say what that means.
+absl::Status explainConnectDeviceFailure(const absl::Status& s) {
+  if (!hasBluezError(s, "org.bluez.Failed") ||
+      !err::metadata(s, err::kMetaBluezMessage).value_or("").empty()) {
+    return s;
+  }
+  absl::Status clear(s.code(), absl::StrCat(s.message(),
+                                            " (BlueZ gives no reason for a failed ConnectDevice: "
+                                            "the device did not answer, or the link failed)"));
+  s.ForEachPayload([&clear](absl::string_view url, const absl::Cord& payload) {
+    clear.SetPayload(url, payload);
+  });
+  return clear;
+}
+
 }  // namespace
 
 ConnectOp::ConnectOp(OpRegistry& registry, BackendContext& context, std::string adapter,
@@ -73,7 +89,7 @@ void ConnectOp::connectDevice() {
                                if (hasBluezError(s, "org.bluez.Error.AlreadyExists")) {
                                  return connectExisting();  // the object appeared meanwhile
                                }
-                               connectFailed(s);
+                               connectFailed(explainConnectDeviceFailure(s));
                              });
 }
 

@@ -58,7 +58,7 @@ absl::StatusOr<ResolvedAttribute> byHandle(const std::vector<GattServiceInfo>& s
       return r;
     }
   }
-  return notFound(q, absl::StrCat("handle ", hex4(q.handle)));
+  return notFound(q, "attribute");
 }
 
 }  // namespace

@@ -159,6 +159,13 @@ class BatchExecutor::Run final : public NotificationSink {
       abort(budgetExhausted());
       return;
     }
+    // A step that failed because the link dropped was cancelled by the disconnect, whichever
+    // BlueZ said first (the call's error, or Connected=false): it does not count as completed,
+    // and no later step runs.
+    if (err::reasonOf(status) == err::Reason::kDisconnected) {
+      abort(status);
+      return;
+    }
     clearStep();
     result.index = static_cast<std::uint32_t>(index_);
     result.elapsed = owner_.executor_.now() - stepStart_;

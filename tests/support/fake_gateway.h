@@ -8,35 +8,14 @@
 #include <string>
 #include <thread>
 
-#include "gattway/v1/adapter.grpc.pb.h"
-#include "gattway/v1/gatt.grpc.pb.h"
-#include "gattway/v1/scan.grpc.pb.h"
-#include "gattway/v1/session.grpc.pb.h"
-#include "google/rpc/error_details.pb.h"
-#include "google/rpc/status.pb.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
 #include "gtest/gtest.h"
 #include "server/gateway.h"
 #include "tests/support/fake_central_backend.h"
+#include "tests/support/grpc_clients.h"
 
 namespace gattway::testing {
 
-// The ErrorInfo of a failed call (empty when it has none).
-inline google::rpc::ErrorInfo errorInfo(const grpc::Status& status) {
-  google::rpc::Status rich;
-  google::rpc::ErrorInfo info;
-  if (rich.ParseFromString(status.error_details()) && rich.details_size() > 0) {
-    rich.details(0).UnpackTo(&info);
-  }
-  return info;
-}
-
-inline std::chrono::system_clock::time_point in(std::chrono::milliseconds d) {
-  return std::chrono::system_clock::now() + d;
-}
-
-class FakeGatewayTest : public ::testing::Test {
+class FakeGatewayTest : public ::testing::Test, public CentralClients {
  protected:
   static constexpr const char* kDevice = "AA:BB:CC:DD:EE:01";
 
@@ -52,12 +31,7 @@ class FakeGatewayTest : public ::testing::Test {
     });
     ASSERT_TRUE(gateway->start().ok());
     onLoop([] {});  // the fake reports BlueZ up on the loop's next turn
-    channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(gateway->grpcPort()),
-                                  grpc::InsecureChannelCredentials());
-    adapters = v1::AdapterService::NewStub(channel);
-    scan = v1::ScanService::NewStub(channel);
-    sessions = v1::SessionService::NewStub(channel);
-    gatt = v1::GattService::NewStub(channel);
+    dial(gateway->grpcPort());
   }
 
   void TearDown() override {
@@ -94,11 +68,6 @@ class FakeGatewayTest : public ::testing::Test {
 
   std::unique_ptr<server::Gateway> gateway;
   FakeCentralBackend* fake = nullptr;  // loop thread only
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<v1::AdapterService::Stub> adapters;
-  std::unique_ptr<v1::ScanService::Stub> scan;
-  std::unique_ptr<v1::SessionService::Stub> sessions;
-  std::unique_ptr<v1::GattService::Stub> gatt;
 };
 
 }  // namespace gattway::testing

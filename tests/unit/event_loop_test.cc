@@ -1,6 +1,7 @@
 #include "ble/event_loop.h"
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <thread>
 #include <vector>
@@ -56,6 +57,25 @@ TEST(AnEventLoop, DoesNotRunACancelledTimer) {
   done.get_future().wait();
   EXPECT_FALSE(cancelledRan.load());
   thread.runSync([&] { keep.cancel(); });
+}
+
+TEST(AnEventLoop, DoesNotRunATimerCancelledByAnotherDueInTheSameTurn) {
+  // A session's connect timeout and the connect operation's own deadline fall due together; the
+  // first abandons the operation (destroying its Timer), so the second must not run.
+  LoopThread thread;
+  std::atomic<bool> cancelledRan{false};
+  std::promise<void> done;
+  Timer second, last;
+  Timer first;
+  thread.runSync([&] {
+    first = thread.loop().runAfter(absl::Milliseconds(1), [&] { second.cancel(); });
+    second = thread.loop().runAfter(absl::Milliseconds(1), [&] { cancelledRan = true; });
+    last = thread.loop().runAfter(absl::Milliseconds(20), [&] { done.set_value(); });
+    // Hold the loop until both are due, so that they run in the same turn.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  });
+  done.get_future().wait();
+  EXPECT_FALSE(cancelledRan.load());
 }
 
 TEST(AnEventLoop, AcceptsPostsFromManyThreads) {
