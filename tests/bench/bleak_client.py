@@ -41,13 +41,14 @@ async def scan(args):
             state["n"] += 1
 
     async with BleakScanner(detection_callback=on_detection):
+        late = time.time() > args.start_at
         await sleep_until(args.start_at)
         state["counting"] = True
         cpu0 = time.process_time()
         await sleep_until(args.start_at + args.seconds)
         state["counting"] = False
         cpu = time.process_time() - cpu0
-    return {"mode": "scan", "ok": True, "seconds": args.seconds,
+    return {"mode": "scan", "ok": True, "late": late, "seconds": args.seconds,
             "per_second_total": state["n"] / args.seconds, "callbacks": state["n"], "cpu_s": cpu}
 
 
@@ -81,6 +82,7 @@ async def notify(args):
 
     try:
         await client.start_notify(LOAD_CHARACTERISTIC, on_value)
+        late = time.time() > args.start_at
         await sleep_until(args.start_at)
         state["counting"] = True
         cpu0 = time.process_time()
@@ -91,7 +93,7 @@ async def notify(args):
     finally:
         await client.disconnect()
     lat = state["latency"]
-    return {"mode": "notify", "ok": True, "seconds": args.seconds,
+    return {"mode": "notify", "ok": True, "late": late, "seconds": args.seconds,
             "per_second_total": state["n"] / args.seconds, "cpu_s": cpu, "latency_n": len(lat),
             "latency_p50_us": percentile(lat, 0.5), "latency_p99_us": percentile(lat, 0.99)}
 
