@@ -30,6 +30,8 @@ inline void appendBytes(sdbus::Message& message, const std::vector<std::uint8_t>
 
 // Skips the next complete value of type `signature` (e.g. "v") without decoding it: for the
 // properties a signal handler does not want. Returns false when the next item is not of that type.
+// Arrays of fixed-size elements (`ay` above all, at any depth) are skipped in one read, not
+// element by element as sd_bus_message_skip does.
 bool skip(sdbus::Message& message, const char* signature);
 
 }  // namespace gattway::dbus

@@ -416,7 +416,7 @@ absl::StatusOr<YAML::Node> load(const std::string& yaml) {
 
 }  // namespace
 
-std::vector<DeviceSpec> loadDevices(int count, int size) {
+std::vector<DeviceSpec> loadDevices(int count, int size, bool timestamps) {
   DeviceSpec d;
   d.addressType = AddressType::kRandom;
   d.rssi = -60;
@@ -430,6 +430,7 @@ std::vector<DeviceSpec> loadDevices(int count, int size) {
   c.flags = {"read", "notify"};
   c.model = "counter";
   c.params["size"] = size;
+  if (timestamps) c.params["timestamp"] = 1;
   c.notifyInterval = absl::Milliseconds(100);
   s.characteristics.push_back(c);
   d.services.push_back(s);

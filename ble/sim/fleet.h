@@ -88,8 +88,9 @@ absl::StatusOr<std::vector<DeviceSpec>> parseDevices(const std::string& yaml);
 
 // `count` load devices ("Load-1", ... at F0:00:00:xx:xx:xx, random static): a counter
 // characteristic that notifies `size`-byte values, and `size` bytes of manufacturer data that
-// change with every advertising event.
-std::vector<DeviceSpec> loadDevices(int count, int size);
+// change with every advertising event. `timestamps`: bytes 4..11 of each counter value carry the
+// wall clock when it was made (Unix ns, little-endian; sizes of 12 and more), for latency benchmarks.
+std::vector<DeviceSpec> loadDevices(int count, int size, bool timestamps = false);
 
 // Whether `flag` is a characteristic flag name BlueZ accepts (gatt-api.txt, 5.66).
 bool knownCharacteristicFlag(const std::string& flag);

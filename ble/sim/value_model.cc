@@ -120,10 +120,14 @@ class BatteryModel : public ValueModel {
 class CounterModel : public ValueModel {
  public:
   explicit CounterModel(const CharacteristicSpec& spec)
-      : size_(static_cast<std::size_t>(std::clamp(param(spec, "size", 4), 4.0, 512.0))) {}
+      : size_(static_cast<std::size_t>(std::clamp(param(spec, "size", 4), 4.0, 512.0))),
+        timestamp_(param(spec, "timestamp", 0) != 0 && size_ >= 12) {}
   Bytes read(absl::Time) override {
     Bytes out;
     putLe(out, count_, 4);
+    // Benchmarks' latency probe: the wall clock when the value was made (Unix ns), read now rather
+    // than the loop's cached time so the stamp is taken as late as the simulator can.
+    if (timestamp_) putLe(out, static_cast<std::uint64_t>(absl::ToUnixNanos(absl::Now())), 8);
     out.resize(size_, 0xA5);
     return out;
   }
@@ -134,6 +138,7 @@ class CounterModel : public ValueModel {
 
  private:
   std::size_t size_;
+  bool timestamp_;
   std::uint32_t count_ = 0;
 };
 

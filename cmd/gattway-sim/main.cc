@@ -49,6 +49,9 @@ ABSL_FLAG(int, load_devices, 0,
           "manufacturer data that changes with every advertising event.");
 ABSL_FLAG(int, load_value_size, 20,
           "Bytes in each load device's notifications and manufacturer data (4..244).");
+ABSL_FLAG(bool, load_timestamps, false,
+          "Load devices' counter values carry the wall clock when each was made (Unix ns, "
+          "little-endian, bytes 4..11; needs --load_value_size of 12 or more): latency benchmarks.");
 ABSL_FLAG(std::string, temporary_timeout, "30s",
           "How long a discovered device stays after its last advertisement (main.conf "
           "TemporaryTimeout); 0 keeps them.");
@@ -160,7 +163,9 @@ int main(int argc, char** argv) {
   const int loadSize = absl::GetFlag(FLAGS_load_value_size);
   if (loadCount < 0 || loadCount > 100000) return fail("--load_devices must be 0..100000");
   if (loadSize < 4 || loadSize > 244) return fail("--load_value_size must be 4..244");
-  for (auto& spec : gattway::sim::loadDevices(loadCount, loadSize)) o.fleet.devices.push_back(std::move(spec));
+  for (auto& spec : gattway::sim::loadDevices(loadCount, loadSize, absl::GetFlag(FLAGS_load_timestamps))) {
+    o.fleet.devices.push_back(std::move(spec));
+  }
 
   // SIGTERM/SIGINT through a signalfd the loop polls: stop cleanly on the loop thread.
   sigset_t signals;

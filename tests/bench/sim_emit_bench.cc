@@ -18,6 +18,7 @@
 #include "ble/event_loop.h"
 #include "ble/log.h"
 #include "ble/sim/simulator.h"
+#include "tests/bench/bench_support.h"
 #include "tests/support/bus_client.h"
 #include "tests/support/private_bus.h"
 
@@ -145,16 +146,6 @@ class Run {
   std::unique_ptr<sim::Simulator> sim_;
 };
 
-void startDiscovery(testing::BusClient& c) {
-  c.call("org.bluez", "/org/bluez/hci0", "org.bluez.Adapter1", "SetDiscoveryFilter", [](sd_bus_message* m) {
-    sd_bus_message_open_container(m, 'a', "{sv}");
-    sd_bus_message_append(m, "{sv}", "Transport", "s", "le");
-    sd_bus_message_append(m, "{sv}", "DuplicateData", "b", 1);
-    sd_bus_message_close_container(m);
-  });
-  c.call("org.bluez", "/org/bluez/hci0", "org.bluez.Adapter1", "StartDiscovery");
-}
-
 Result advertisements(const testing::PrivateBus& bus, int devices, int size, double seconds, double offered) {
   sim::SimOptions o;
   o.fleet.devices = sim::loadDevices(devices, size);
@@ -164,7 +155,7 @@ Result advertisements(const testing::PrivateBus& bus, int devices, int size, dou
   testing::BusClient listener(bus.address());
   Counter counter;
   sd_bus_slot* slot = countSignals(listener, counter);
-  startDiscovery(listener);
+  bench::startDiscovery(listener);
   Result r = run.measure(listener, counter, seconds, false);
   sd_bus_slot_unref(slot);
   return r;
@@ -179,7 +170,7 @@ Result notifications(const testing::PrivateBus& bus, int links, int size, double
   o.scanLatency = absl::Milliseconds(1);
   Run run(bus, std::move(o));
   testing::BusClient listener(bus.address());
-  startDiscovery(listener);
+  bench::startDiscovery(listener);
   std::vector<std::string> paths;
   for (int i = 1; i <= links; ++i) {
     paths.push_back(absl::StrFormat("/org/bluez/hci0/dev_F0_00_00_00_%02X_%02X", (i >> 8) & 0xFF, i & 0xFF));

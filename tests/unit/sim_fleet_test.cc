@@ -2,6 +2,7 @@
 #include "ble/sim/fleet.h"
 
 #include "ble/sim/embedded.h"
+#include "ble/sim/value_model.h"
 #include "gtest/gtest.h"
 
 namespace gattway::sim {
@@ -63,6 +64,23 @@ TEST(LoadDevices, HaveDistinctAddressesAndNotifyingCounters) {
   EXPECT_EQ(load[299].name, "Load-300");
   EXPECT_EQ(load[0].advertising.manufacturerData.at(0xFFFF).size(), 244u);
   EXPECT_EQ(load[0].services[0].characteristics[0].model, "counter");
+}
+
+TEST(LoadDevices, StampTheirCounterValuesWithTheWallClockWhenAsked) {
+  auto load = loadDevices(1, 20, /*timestamps=*/true);
+  ModelContext context;
+  auto model = makeValueModel(load[0].services[0].characteristics[0], context);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const std::int64_t before = absl::ToUnixNanos(absl::Now());
+  const Bytes value = (*model)->notification(absl::Now());
+  const std::int64_t after = absl::ToUnixNanos(absl::Now());
+  ASSERT_EQ(value.size(), 20u);
+  EXPECT_EQ(value[0], 1);  // the counter still leads
+  std::int64_t stamp = 0;
+  for (int i = 7; i >= 0; --i) stamp = stamp << 8 | value[static_cast<std::size_t>(4 + i)];
+  EXPECT_GE(stamp, before);
+  EXPECT_LE(stamp, after);
+  EXPECT_EQ(value[12], 0xA5);  // padding as without stamps
 }
 
 }  // namespace
