@@ -9,7 +9,7 @@ printed); 77 skipped: qemu or debootstrap missing, or the mirror unreachable for
 
 Environment: GATTWAYD (binary), GATTWAY_PY_STUBS (stubs directory), GATTWAY_VM_CACHE (image cache,
 default build/vm-cache), GATTWAY_VM_RUN (share directory, default build/vm-run),
-GATTWAY_VM_TIMEOUT (seconds for the whole boot, default 240).
+GATTWAY_VM_TIMEOUT (seconds for the whole boot, default 300).
 """
 import json
 import os
@@ -53,7 +53,7 @@ def main():
     cache = os.environ.get("GATTWAY_VM_CACHE", os.path.join(build, "vm-cache"))
     run = os.environ.get("GATTWAY_VM_RUN", os.path.join(os.path.dirname(gattwayd), "..", "vm-run"))
     run = os.path.abspath(run)
-    timeout = float(os.environ.get("GATTWAY_VM_TIMEOUT", "240"))
+    timeout = float(os.environ.get("GATTWAY_VM_TIMEOUT", "300"))
     for path in (gattwayd, os.path.join(stubs, "gattway")):
         if not os.path.exists(path):
             print(f"FAIL: {path} is missing: build gattwayd and gattway_python_stubs first")

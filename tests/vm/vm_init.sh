@@ -90,7 +90,8 @@ GW_PID=$!
 i=0
 until grep -q "event=grpc.listening" "$OUT/gattwayd.log"; do
   kill -0 "$GW_PID" 2>/dev/null || fail "gattwayd exited: $(tail -5 "$OUT/gattwayd.log")"
-  i=$((i + 1)); [ $i -lt 150 ] || fail "gattwayd not listening after 30 s"; sleep 0.2
+  # An ASan build takes about 30 s to start under TCG.
+  i=$((i + 1)); [ $i -lt 450 ] || fail "gattwayd not listening after 90 s"; sleep 0.2
 done
 stage gattwayd
 
