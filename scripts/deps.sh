@@ -24,6 +24,9 @@ test_packages=(
 )
 # The container image test needs these; it is skipped where they cannot be installed.
 image_packages=(podman buildah debootstrap uidmap)
+# The real-BlueZ VM tier (tests/vm) needs these on the host; it is skipped where they cannot be
+# installed. Its kernel and busybox-static are downloaded (apt-get download), never installed.
+vm_packages=(qemu-system-x86 debootstrap)
 
 want=("${build_packages[@]}")
 if [[ "${1:-}" == "--test" ]]; then
@@ -43,14 +46,20 @@ if ((${#missing[@]})); then
 fi
 
 if [[ "${1:-}" == "--test" ]]; then
-  image_missing=()
-  for p in "${image_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || image_missing+=("$p")
-  done
-  if ((${#image_missing[@]})); then
-    apt-get install -y -qq --no-install-recommends "${image_missing[@]}" >/dev/null 2>&1 \
-      || echo "deps: podman is not installable here; the container image test will be skipped"
-  fi
+  # Optional tiers: install what is missing; where it cannot be installed, the tier is skipped.
+  install_optional() {
+    local tier=$1; shift
+    local absent=()
+    for p in "$@"; do
+      dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || absent+=("$p")
+    done
+    if ((${#absent[@]})); then
+      apt-get install -y -qq --no-install-recommends "${absent[@]}" >/dev/null 2>&1 \
+        || echo "deps: ${absent[*]} not installable here; $tier will be skipped"
+    fi
+  }
+  install_optional "the container image test" "${image_packages[@]}"
+  install_optional "the VM test (ctest -L vm)" "${vm_packages[@]}"
 
   # Install from the lock file, only when it changed since the last install. (`npm ci` refuses
   # this lock file: npm never records buf's optional per-platform packages for other platforms.)
