@@ -185,7 +185,10 @@ void Adapter::invoke(int method, dbus::Call call) {
   }
 }
 
-void Adapter::uuidsChanged() { changed(kUuids); }
+void Adapter::uuidsChanged() {
+  changed(kUuids);
+  hostedChanged();
+}
 
 // --- devices ----------------------------------------------------------------------------------
 

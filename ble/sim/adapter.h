@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -58,6 +59,12 @@ class Adapter final : public dbus::Interface, public AirListener {
   AdvertisingManager& advertisingManager() { return *advertisingManager_; }
   // Service UUIDs of registered applications changed (Adapter1.UUIDs).
   void uuidsChanged();
+  // What this adapter hosts (applications, advertisements) changed: the hosted-air listener
+  // (hosted_air.h) puts it on the air again.
+  void setHostedListener(std::function<void(Adapter&)> listener) { hostedListener_ = std::move(listener); }
+  void hostedChanged() {
+    if (hostedListener_) hostedListener_(*this);
+  }
 
   // dbus::Interface
   bool has(int property) const override;
@@ -131,6 +138,7 @@ class Adapter final : public dbus::Interface, public AirListener {
   std::unique_ptr<GattManager> gattManager_;
   std::unique_ptr<AdvertisingManager> advertisingManager_;
   dbus::Bus::NameLostToken nameLost_;
+  std::function<void(Adapter&)> hostedListener_;
 };
 
 }  // namespace gattway::sim

@@ -225,7 +225,8 @@ void Adapter::endAllDiscovery() {
 }
 
 void Adapter::onAdvertisement(Peripheral& peripheral, std::int16_t rssi) {
-  if (!powered_ || !scanning_) return;
+  // A controller does not hear its own advertisements (hosted_air.h puts them on the air).
+  if (!powered_ || !scanning_ || peripheral.address() == address_) return;
   if (ctx_.backedUp()) {
     ++ctx_.stats.reportsShed;
     return;

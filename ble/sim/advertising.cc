@@ -219,7 +219,7 @@ bool AdvertisingManager::connectable() const {
                      [](const auto& e) { return e->registered && e->ad.connectable; });
 }
 
-void AdvertisingManager::poweredChanged(bool) {}
+void AdvertisingManager::poweredChanged(bool) { adapter_.hostedChanged(); }
 
 bool AdvertisingManager::has(int property) const {
   // Extended advertising (the kernel uses it, BLUEZ-VM.md): secondary channels are listed.
@@ -314,9 +314,11 @@ void AdvertisingManager::fetch(Entry* entry, dbus::Call call) {
         entry->timeout = adapter_.context().loop.runAfter(absl::Seconds(entry->ad.timeout),
                                                           [this, entry] { release(entry, true); });
       }
+      adapter_.hostedChanged();
       return;
     }
     if (ok) entry->ad = std::move(parsed);  // an update; a bad one leaves the old data
+    adapter_.hostedChanged();
   });
 }
 
@@ -344,7 +346,10 @@ void AdvertisingManager::release(Entry* entry, bool callRelease) {
   entries_.erase(it);
   changed(kActiveInstances);
   changed(kSupportedInstances);
-  if (wasRegistered) log::info("sim.advertising.removed", {{"adapter", adapter_.name()}});
+  if (wasRegistered) {
+    log::info("sim.advertising.removed", {{"adapter", adapter_.name()}});
+    adapter_.hostedChanged();
+  }
 }
 
 }  // namespace gattway::sim

@@ -3,18 +3,21 @@
 #include "absl/strings/str_cat.h"
 #include "ble/error.h"
 #include "ble/log.h"
+#include "ble/sim/hosted_air.h"
 #include "ble/sim/hosted_app.h"
 
 namespace gattway::sim {
 
 Daemon::Daemon(Environment env, std::unique_ptr<dbus::Bus> bus)
-    : bus_(std::move(bus)), tree_(*bus_), ctx_{env, *bus_, tree_} {
+    : bus_(std::move(bus)), tree_(*bus_), ctx_{env, *bus_, tree_}, hostedAir_(std::make_unique<HostedAir>(*this)) {
   tree_.setExperimental(env.options.experimental);
 }
 
 Daemon::~Daemon() {
   upTimer_.cancel();
   retryTimer_.cancel();
+  for (auto& a : adapters_) a->setHostedListener(nullptr);
+  hostedAir_.reset();  // hosted advertisements leave the air while their adapters still exist
   centrals_.clear();
   monitors_.clear();
   adapters_.clear();
@@ -60,6 +63,7 @@ void Daemon::bringUp(const std::vector<StoredDevice>& stored) {
   tree_.add("/org/bluez", profiles_.get());
   for (int i = 0; i < ctx_.options.adapters; ++i) {
     adapters_.push_back(std::make_unique<Adapter>(ctx_, i));
+    adapters_.back()->setHostedListener([this](Adapter& a) { hostedAir_->hostedChanged(a); });
     monitors_.push_back(std::make_unique<MonitorManager>(*bus_));
     tree_.add(adapters_.back()->path(), monitors_.back().get());
   }

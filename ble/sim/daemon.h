@@ -15,6 +15,7 @@
 #include "ble/sim/context.h"
 #include "ble/sim/dbus/bus.h"
 #include "ble/sim/dbus/object_tree.h"
+#include "ble/sim/hosted_air.h"
 #include "ble/sim/remote_central.h"
 #include "ble/sim/root_objects.h"
 
@@ -65,6 +66,7 @@ class Daemon {
   std::vector<std::unique_ptr<Adapter>> adapters_;
   std::vector<std::unique_ptr<MonitorManager>> monitors_;
   std::map<std::string, std::unique_ptr<RemoteCentral>> centrals_;
+  std::unique_ptr<HostedAir> hostedAir_;
   int nextCentral_ = 1;
   bool ready_ = false;
   dbus::Slot name_;

@@ -441,6 +441,11 @@ void GattManager::unsubscribe(HostedCharacteristic& c) {
   bus.callNoReply(bus.newCall(c.owner, c.path, kCharacteristic, "StopNotify"));
 }
 
+void GattManager::confirm(const HostedCharacteristic& c) {
+  dbus::Bus& bus = adapter_.context().bus;
+  bus.callNoReply(bus.newCall(c.owner, c.path, kCharacteristic, "Confirm"));
+}
+
 void GattManager::acquireNotify(HostedCharacteristic& c, const std::string& devicePath,
                                 std::uint16_t mtu) {
   dbus::Bus& bus = adapter_.context().bus;

@@ -76,6 +76,9 @@ class GattManager final : public dbus::Interface {
   // A central wrote the CCC: StartNotify on every enable, StopNotify when the last one goes.
   void subscribe(HostedCharacteristic& c, const std::string& devicePath, std::uint16_t mtu);
   void unsubscribe(HostedCharacteristic& c);
+  // A central confirmed an indication of `c`: the application gets Confirm() (gatt-database.c
+  // confirm_cb, one call per confirming device, fire and forget).
+  void confirm(const HostedCharacteristic& c);
 
   // Told about every value the application notifies (PropertiesChanged Value, or an acquired
   // notify socket's packets).

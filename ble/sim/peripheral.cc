@@ -15,6 +15,12 @@ bool hasFlag(const std::vector<std::string>& flags, absl::string_view f) {
   return std::find(flags.begin(), flags.end(), f) != flags.end();
 }
 
+Bytes le16(std::uint16_t v) {
+  return {static_cast<std::uint8_t>(v & 0xFF), static_cast<std::uint8_t>(v >> 8)};
+}
+
+}  // namespace
+
 bool readable(const std::vector<std::string>& flags) {
   for (const auto& f : flags) {
     if (f == "read" || f == "encrypt-read" || f == "encrypt-authenticated-read" ||
@@ -35,12 +41,6 @@ bool writable(const std::vector<std::string>& flags) {
   }
   return false;
 }
-
-Bytes le16(std::uint16_t v) {
-  return {static_cast<std::uint8_t>(v & 0xFF), static_cast<std::uint8_t>(v >> 8)};
-}
-
-}  // namespace
 
 std::uint8_t propertiesFromFlags(const std::vector<std::string>& flags) {
   std::uint8_t p = 0;
@@ -197,6 +197,7 @@ std::vector<Uuid> Peripheral::serviceUuids() const {
 }
 
 void Peripheral::setConnectedTo(const std::string& adapter) {
+  if (adapter == connectedTo_) return;
   connectedTo_ = adapter;
   if (adapter.empty()) {
     // A new link starts with notifications off (no bond, so no stored CCC).
@@ -204,6 +205,7 @@ void Peripheral::setConnectedTo(const std::string& adapter) {
       for (auto& c : s.characteristics) c.ccc = 0;
     }
   }
+  if (bridge_ != nullptr) bridge_->linkChanged(adapter);
 }
 
 Peripheral::ReadResult Peripheral::read(Characteristic& c, absl::Time now) {

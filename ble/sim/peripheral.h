@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ble/sim/discovery.h"
@@ -18,6 +19,28 @@
 #include "ble/sim/value_model.h"
 
 namespace gattway::sim {
+
+// A peripheral whose ATT server is somewhere else: a hosted application on another adapter of
+// this simulator (hosted_air.h). Device and RemoteCharacteristic send it the link and every ATT
+// operation instead of using the Peripheral's own database; handles are the Peripheral's.
+class AttBridge {
+ public:
+  virtual ~AttBridge() = default;
+  // The link came up from `adapter` ("hci0"), or went down ("").
+  virtual void linkChanged(const std::string& adapter) = 0;
+  // A long read from `offset`: 0 and the bytes from `offset` on, or an ATT error code.
+  virtual void read(std::uint16_t valueHandle, std::uint16_t offset,
+                    absl::AnyInvocable<void(std::uint8_t att, Bytes value)> done) = 0;
+  // A Write Request (long ones prepared) or a Write Command (`command`, whose result is dropped).
+  virtual void write(std::uint16_t valueHandle, const Bytes& value, bool command,
+                     absl::AnyInvocable<void(std::uint8_t att)> done) = 0;
+  // The CCC written: 0x0001 notifications, 0x0002 indications, 0 off.
+  virtual void setCcc(std::uint16_t valueHandle, std::uint16_t ccc) = 0;
+};
+
+// Whether BlueZ's flags give the attribute read or write permission (src/gatt-database.c).
+bool readable(const std::vector<std::string>& flags);
+bool writable(const std::vector<std::string>& flags);
 
 // GATT characteristic property bits (Core spec Vol 3, Part G, 3.3.1.1).
 std::uint8_t propertiesFromFlags(const std::vector<std::string>& flags);
@@ -104,6 +127,10 @@ class Peripheral {
   // Told when a model pushes a value by itself (the camera's status after a command).
   void setPushHandler(std::function<void(Characteristic&)> handler) { push_ = std::move(handler); }
 
+  // Set for a hosted application's advertisement (not owned): ATT goes through it.
+  AttBridge* bridge() const { return bridge_; }
+  void setBridge(AttBridge* bridge) { bridge_ = bridge; }
+
  private:
   explicit Peripheral(const DeviceSpec& spec, std::uint64_t seed);
   DeviceSpec spec_;
@@ -113,6 +140,7 @@ class Peripheral {
   std::string connectedTo_;
   std::function<void(Characteristic&)> push_;
   std::optional<Report> report_;
+  AttBridge* bridge_ = nullptr;
 };
 
 }  // namespace gattway::sim

@@ -6,9 +6,12 @@
 #include "ble/sim/adapter.h"
 #include "ble/sim/advertising.h"
 #include "ble/sim/hosted_app.h"
+#include "ble/sim/peripheral.h"
 
 namespace gattway::sim {
 namespace {
+constexpr std::uint8_t kReadNotPermitted = 0x02;
+constexpr std::uint8_t kWriteNotPermitted = 0x03;
 constexpr std::uint8_t kAttributeNotFound = 0x0A;
 constexpr std::uint8_t kCccImproperlyConfigured = 0xFD;
 constexpr std::uint8_t kUnlikely = 0x0E;
@@ -57,6 +60,8 @@ void RemoteCentral::read(const std::string& attribute, std::uint16_t offset, Rea
   HostedCharacteristic* c = adapter_.gattManager().find(attribute);
   if (!connected_) return done(kUnlikely, {});
   if (c == nullptr) return done(kAttributeNotFound, {});
+  // bluetoothd's ATT server checks the permissions before calling the application.
+  if (!readable(c->flags)) return done(kReadNotPermitted, {});
   readFrom(c->valueHandle, offset, {}, std::move(done));
 }
 
@@ -82,6 +87,7 @@ void RemoteCentral::write(const std::string& attribute, Bytes value, bool withRe
   HostedCharacteristic* c = adapter_.gattManager().find(attribute);
   if (!connected_) return done(kUnlikely);
   if (c == nullptr) return done(kAttributeNotFound);
+  if (!writable(c->flags)) return done(kWriteNotPermitted);
   if (!withResponse || value.size() <= mtu_ - 3u) {
     // Write Command, or a Write Request that fits.
     if (!withResponse && value.size() > mtu_ - 3u) value.resize(mtu_ - 3u);
@@ -135,11 +141,19 @@ RemoteCentral::Received RemoteCentral::received(const std::string& attribute) {
 }
 
 void RemoteCentral::onNotification(const HostedCharacteristic& c, const Bytes& value) {
-  if (!connected_ || !subscribed_.contains(c.valueHandle)) return;
+  auto sub = subscribed_.find(c.valueHandle);
+  if (!connected_ || sub == subscribed_.end()) return;
   Received& r = received_[c.valueHandle];
   ++r.count;
-  // What fits in one Handle Value Notification.
+  // What fits in one Handle Value Notification (or Indication).
   r.last = value.size() > mtu_ - 3u ? Bytes(value.begin(), value.begin() + (mtu_ - 3)) : value;
+  // An indication is answered with a Handle Value Confirmation, which bluetoothd passes on to the
+  // application as Confirm() (Core spec Vol 3, Part F, 3.4.7.3).
+  if (sub->second) {
+    ++r.confirmed;
+    adapter_.gattManager().confirm(c);
+  }
+  if (sink_) sink_(c.valueHandle, r.last);
 }
 
 }  // namespace gattway::sim

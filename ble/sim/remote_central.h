@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,11 +48,16 @@ class RemoteCentral {
 
   struct Received {
     std::uint64_t count = 0;
+    std::uint64_t confirmed = 0;  // indications among them, each confirmed
     Bytes last;
   };
   Received received(const std::string& attribute);
   // From the GattManager: a value the application notified.
   void onNotification(const HostedCharacteristic& c, const Bytes& value);
+  // Also told about every notification or indication received (by the hosted characteristic's
+  // value handle): the hosted air passes them on to the central adapter's Device.
+  using NotificationSink = std::function<void(std::uint16_t valueHandle, const Bytes& value)>;
+  void setNotificationSink(NotificationSink sink) { sink_ = std::move(sink); }
 
  private:
   void readFrom(std::uint16_t handle, std::uint16_t offset, Bytes sofar, ReadDone done);
@@ -67,6 +73,7 @@ class RemoteCentral {
   std::map<std::uint16_t, bool> subscribed_;  // value handle → indicate
   std::map<std::uint16_t, Received> received_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  NotificationSink sink_;
 };
 
 }  // namespace gattway::sim

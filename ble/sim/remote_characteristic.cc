@@ -117,6 +117,7 @@ RemoteCharacteristic::RemoteCharacteristic(GattClient& client, const Peripheral:
 }
 
 RemoteCharacteristic::~RemoteCharacteristic() {
+  *alive_ = false;
   stopStream();
   client_.context().bus.removeNameLost(nameLost_);
 }
@@ -203,9 +204,23 @@ void RemoteCharacteristic::finishRead() {
     for (auto& call : calls) fail(call, bluez::errorForAtt(0x01));  // Invalid Handle
     return;
   }
+  if (AttBridge* bridge = p->bridge()) {
+    // A hosted application answers, later.
+    bridge->read(valueHandle_, offset,
+                 [this, alive = alive_, offset, calls = std::move(calls)](std::uint8_t att, Bytes v) mutable {
+                   if (*alive) answerRead(calls, offset, att, v);
+                 });
+    return;
+  }
   const Peripheral::ReadResult r = p->read(*c, ctx.loop.now());
   std::uint8_t att = r.att;
   if (att == 0 && offset > r.value.size()) att = 0x07;  // Invalid Offset
+  answerRead(calls, offset, att,
+             att == 0 ? Bytes(r.value.begin() + offset, r.value.end()) : Bytes{});
+}
+
+void RemoteCharacteristic::answerRead(std::vector<dbus::Call>& calls, std::uint16_t offset,
+                                      std::uint8_t att, const Bytes& fromOffset) {
   if (att != 0) {
     for (auto& call : calls) fail(call, bluez::errorForAtt(att));
     return;
@@ -213,11 +228,10 @@ void RemoteCharacteristic::finishRead() {
   // The cache keeps what was before the offset, then the bytes read (gatt-client.c chrc_read_cb).
   Bytes cache = offset == 0 || !value_ ? Bytes{} : *value_;
   cache.resize(offset);
-  cache.insert(cache.end(), r.value.begin() + offset, r.value.end());
+  cache.insert(cache.end(), fromOffset.begin(), fromOffset.end());
   value_ = std::move(cache);
   changed(kValue, /*flush=*/true);  // Value goes out before the reply
-  const Bytes out(r.value.begin() + offset, r.value.end());
-  for (auto& call : calls) call.reply([&](dbus::Writer& w) { w.bytes(out); });
+  for (auto& call : calls) call.reply([&](dbus::Writer& w) { w.bytes(fromOffset); });
 }
 
 void RemoteCharacteristic::writeValue(dbus::Call call) {
@@ -253,7 +267,11 @@ void RemoteCharacteristic::writeValue(dbus::Call call) {
   } else {
     // Write Command: success means queued; the peer's answer is never known.
     if (data.size() > mtu - 3u) return call.error(bluez::kFailed, "Failed to initiate write");
-    if (p != nullptr && c != nullptr) p->write(*c, data, 0, true, ctx.loop.now());
+    if (p != nullptr && p->bridge() != nullptr) {
+      p->bridge()->write(valueHandle_, data, /*command=*/true, [](std::uint8_t) {});
+    } else if (p != nullptr && c != nullptr) {
+      p->write(*c, data, 0, true, ctx.loop.now());
+    }
     ++ctx.stats.gattOperations;
     return call.reply();
   }
@@ -268,6 +286,15 @@ void RemoteCharacteristic::writeValue(dbus::Call call) {
     Peripheral* peripheral = client_.device().peripheral();
     Peripheral::Characteristic* ch = peer();
     if (peripheral == nullptr || ch == nullptr) return fail(writeCall_, bluez::errorForAtt(0x01));
+    if (AttBridge* bridge = peripheral->bridge()) {
+      // A hosted application answers, later; it takes whole values only.
+      if (offset != 0) return fail(writeCall_, bluez::errorForAtt(0x06));
+      return bridge->write(valueHandle_, data, /*command=*/false, [this, alive = alive_](std::uint8_t att) {
+        if (!*alive) return;
+        if (att != 0) return fail(writeCall_, bluez::errorForAtt(att));
+        writeCall_.reply();
+      });
+    }
     const std::uint8_t att = peripheral->write(*ch, data, offset, false, cx.loop.now());
     if (att != 0) return fail(writeCall_, bluez::errorForAtt(att));
     writeCall_.reply();
@@ -294,7 +321,9 @@ void RemoteCharacteristic::acquireWrite(dbus::Call call) {
         if (n <= 0) break;
         Peripheral* p = client_.device().peripheral();
         Peripheral::Characteristic* c = peer();
-        if (p != nullptr && c != nullptr) {
+        if (p != nullptr && p->bridge() != nullptr) {
+          p->bridge()->write(valueHandle_, Bytes(buf, buf + n), /*command=*/true, [](std::uint8_t) {});
+        } else if (p != nullptr && c != nullptr) {
           p->write(*c, Bytes(buf, buf + n), 0, true, client_.context().loop.now());
         }
       }
@@ -423,6 +452,7 @@ void RemoteCharacteristic::writeCcc(bool enable) {
   if (ccc == nullptr) return;
   std::uint8_t bits = 0;
   if (enable) bits = (c->properties & kPropNotify) ? 0x01 : 0x02;
+  if (p->bridge() != nullptr) return p->bridge()->setCcc(valueHandle_, bits);
   p->write(*p->descriptor(ccc->handle), *c, Bytes{bits, 0}, 0);
 }
 

@@ -58,6 +58,9 @@ class RemoteCharacteristic final : public dbus::Interface {
   void stopNotify(dbus::Call call);
   void endSession(const std::string& owner);
   void finishRead();
+  // Answers the reads waiting on one offset: the bytes from `offset` on, or the ATT error.
+  void answerRead(std::vector<dbus::Call>& calls, std::uint16_t offset, std::uint8_t att,
+                  const Bytes& fromOffset);
   Peripheral::Characteristic* peer() const;
   // Writes the CCC on the peer (notify preferred over indicate), or clears it.
   void writeCcc(bool enable);
@@ -83,6 +86,7 @@ class RemoteCharacteristic final : public dbus::Interface {
   std::unique_ptr<FdWatch> notifySocket_, writeSocket_;
   std::uint64_t streamJob_ = 0;
   dbus::Bus::NameLostToken nameLost_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // for a bridge's late answers
 };
 
 

@@ -1,5 +1,6 @@
 // Bad input to every PeripheralService RPC: the right code, and the offending field named in the
-// ErrorInfo ("services[0].characteristics[0].max_len").
+// ErrorInfo ("services[0].characteristics[0].max_len"). UnregisterServices, WatchPeripheral and
+// GetPeripheral take no fields: nothing to refuse beyond "no database yet" (the second test).
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -226,7 +227,24 @@ TEST_F(PeripheralBadInput, IsRefusedByEveryRpcWithTheFieldNamed) {
          r.mutable_characteristic()->set_characteristic_uuid("0x");
          return unary<v1::GetValueRequest, v1::GetValueResponse>(&v1::PeripheralService::Stub::GetValue, r);
        }, C::INVALID_ARGUMENT, "characteristic.characteristic_uuid"},
+      {"GetValue of an unknown characteristic", [this] {
+         v1::GetValueRequest r;
+         r.mutable_characteristic()->set_characteristic_uuid("2A19");
+         return unary<v1::GetValueRequest, v1::GetValueResponse>(&v1::PeripheralService::Stub::GetValue, r);
+       }, C::NOT_FOUND, "characteristic"},
       // Notify
+      {"Notify without characteristic", [this] {
+         v1::NotifyRequest r;
+         r.set_central("11:22:33:44:55:66");
+         return unary<v1::NotifyRequest, v1::NotifyResponse>(&v1::PeripheralService::Stub::Notify, r);
+       }, C::INVALID_ARGUMENT, "characteristic.characteristic_uuid"},
+      {"Notify value past 512", [this] {
+         v1::NotifyRequest r;
+         r.mutable_characteristic()->set_characteristic_uuid("2A6E");
+         r.set_central("11:22:33:44:55:66");
+         r.set_value(std::string(513, 'v'));
+         return unary<v1::NotifyRequest, v1::NotifyResponse>(&v1::PeripheralService::Stub::Notify, r);
+       }, C::INVALID_ARGUMENT, "value"},
       {"Notify without central", [this] {
          v1::NotifyRequest r;
          r.mutable_characteristic()->set_characteristic_uuid("2A6E");
@@ -249,6 +267,11 @@ TEST_F(PeripheralBadInput, IsRefusedByEveryRpcWithTheFieldNamed) {
          r.add_characteristics()->set_characteristic_uuid("2A6E");
          return streamWrites(r);
        }, C::FAILED_PRECONDITION, "characteristics[0]"},
+      {"writes of an unknown characteristic", [this] {
+         v1::StreamWritesRequest r;
+         r.add_characteristics()->set_characteristic_uuid("2A19");
+         return streamWrites(r);
+       }, C::NOT_FOUND, "characteristics[0]"},
       {"writes uuid", [this] {
          v1::StreamWritesRequest r;
          r.add_characteristics()->set_characteristic_uuid("?");

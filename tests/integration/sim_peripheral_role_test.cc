@@ -8,6 +8,8 @@
 #include <future>
 #include <map>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "ble/dbus/connection.h"
 #include "ble/sim/hosted_app.h"
 #include "ble/sim/remote_central.h"
@@ -50,10 +52,11 @@ class App {
 
   // Calls a manager method from the application's own connection, asynchronously (a blocking call
   // would deadlock: bluetoothd calls back into the application before answering).
-  std::string registerOn(const char* iface, const char* member, const std::string& path) {
+  std::string registerOn(const char* iface, const char* member, const std::string& path,
+                         const char* adapterPath = kAdapterPath) {
     std::promise<std::string> done;
     thread_.runSync([&] {
-      proxy_ = sdbus::createProxy(conn_->get(), "org.bluez", "/org/bluez/hci0");
+      proxy_ = sdbus::createProxy(conn_->get(), "org.bluez", adapterPath);
       auto call = proxy_->createMethodCall(iface, member);
       call << sdbus::ObjectPath(path) << std::map<std::string, sdbus::Variant>{};
       proxy_->callMethod(call, [&done](sdbus::MethodReply&, const sdbus::Error* e) {
@@ -89,6 +92,11 @@ class App {
     thread_.runSync([&] { n = startNotify_; });
     return n;
   }
+  int confirmCalls() {
+    int n = 0;
+    thread_.runSync([&] { n = confirms_; });
+    return n;
+  }
   std::string lastDevice() {
     std::string d;
     thread_.runSync([&] { d = device_; });
@@ -111,7 +119,7 @@ class App {
     chr_->registerProperty("UUID").onInterface(kChar).withGetter([] { return std::string(kCharUuid); });
     chr_->registerProperty("Service").onInterface(kChar).withGetter([] { return sdbus::ObjectPath("/app/service0"); });
     chr_->registerProperty("Flags").onInterface(kChar).withGetter([] {
-      return std::vector<std::string>{"read", "write", "notify"};
+      return std::vector<std::string>{"read", "write", "notify", "indicate"};
     });
     chr_->registerProperty("Value").onInterface(kChar).withGetter([this] { return value_; });
     chr_->registerMethod(kChar, "ReadValue", "a{sv}", "ay", [this](sdbus::MethodCall call) {
@@ -137,6 +145,10 @@ class App {
       call.createReply().send();
     });
     chr_->registerMethod(kChar, "StopNotify", "", "", [](sdbus::MethodCall call) { call.createReply().send(); });
+    chr_->registerMethod(kChar, "Confirm", "", "", [this](sdbus::MethodCall call) {
+      ++confirms_;
+      call.createReply().send();
+    });
     chr_->finishRegistration();
 
     // A characteristic with NotifyAcquired: BlueZ asks for a socket instead of calling StartNotify.
@@ -176,6 +188,7 @@ class App {
   std::vector<std::uint16_t> offsets_;
   std::string device_;
   int startNotify_ = 0;
+  int confirms_ = 0;
 };
 
 class APeripheralHost : public SimFixture {
@@ -249,12 +262,20 @@ TEST_F(APeripheralHost, MapsTheApplicationsErrorsToAttCodes) {
   EXPECT_EQ(centralWrite(id, {0xFF}), 0x81);  // Failed "0x81": that application error
   EXPECT_EQ(centralWrite(id, {0xFE}), 0x08);  // NotAuthorized: Insufficient Authorization
   EXPECT_EQ(centralWrite(id, sim::Bytes(400, 1)), 0);  // a prepared (long) write
+  // Flags without read or write: bluetoothd answers itself, the application is never asked.
+  std::uint8_t readAtt = 0, writeAtt = 0;
+  onLoop([&] {
+    sim_->central(id)->read(kStreamUuid, 0, [&](std::uint8_t att, sim::Bytes) { readAtt = att; });
+    sim_->central(id)->write(kStreamUuid, {0x01}, true, [&](std::uint8_t att) { writeAtt = att; });
+  });
+  EXPECT_EQ(readAtt, 0x02);   // Read Not Permitted
+  EXPECT_EQ(writeAtt, 0x03);  // Write Not Permitted
 }
 
 TEST_F(APeripheralHost, DeliversTheApplicationsNotificationsToSubscribedCentrals) {
   ASSERT_EQ(app_->registerOn("org.bluez.LEAdvertisingManager1", "RegisterAdvertisement", "/app/adv0"), "");
   const std::string id = connectCentral();
-  EXPECT_EQ(onLoop([&] { return sim_->central(id)->subscribe(kCharUuid, true); }), 0xFD);  // no indicate
+  EXPECT_EQ(onLoop([&] { return sim_->central(id)->subscribe(kStreamUuid, true); }), 0xFD);  // no indicate
   EXPECT_EQ(onLoop([&] { return sim_->central(id)->subscribe(kCharUuid, false); }), 0);
   auto c = client();
   ASSERT_TRUE(c->waitFor([&] { return app_->startNotifyCalls() == 1; }));
@@ -263,6 +284,27 @@ TEST_F(APeripheralHost, DeliversTheApplicationsNotificationsToSubscribedCentrals
     return onLoop([&] { return sim_->central(id)->received(kCharUuid).count; }) == 3;
   }));
   EXPECT_EQ(onLoop([&] { return sim_->central(id)->received(kCharUuid).last; }), (sim::Bytes{3, 3}));
+}
+
+TEST_F(APeripheralHost, PassesEachCentralsIndicationConfirmationToTheApplication) {
+  ASSERT_EQ(app_->registerOn("org.bluez.LEAdvertisingManager1", "RegisterAdvertisement", "/app/adv0"), "");
+  const std::string indicated = connectCentral();
+  auto other = onLoop([&] { return sim_->connectCentral("hci0", *Address::parse("4A:11:22:33:44:66")); });
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(onLoop([&] { return sim_->central(indicated)->subscribe(kCharUuid, true); }), 0);
+  EXPECT_EQ(onLoop([&] { return sim_->central(*other)->subscribe(kCharUuid, false); }), 0);
+  auto c = client();
+  ASSERT_TRUE(c->waitFor([&] { return app_->startNotifyCalls() == 2; }));
+  app_->notify({0x07});
+  app_->notify({0x08});
+  auto received = [&](const std::string& id) {
+    return onLoop([&] { return sim_->central(id)->received(kCharUuid); });
+  };
+  ASSERT_TRUE(c->waitFor([&] { return received(*other).count == 2 && app_->confirmCalls() == 2; }));
+  EXPECT_EQ(received(indicated).count, 2u);
+  EXPECT_EQ(received(indicated).confirmed, 2u);
+  EXPECT_EQ(received(*other).confirmed, 0u);  // notifications are never confirmed
+  EXPECT_EQ(app_->confirmCalls(), 2);  // one per indication to the one indicating central
 }
 
 TEST_F(APeripheralHost, TakesNotificationsFromAnAcquiredSocketWhenTheApplicationOffersOne) {
@@ -312,6 +354,73 @@ TEST_F(APeripheralHost, RefusesAnApplicationWithoutServices) {
   Reply u = c->call("org.bluez", kAdapterPath, "org.bluez.GattManager1", "UnregisterApplication",
                     [](sd_bus_message* m) { sd_bus_message_append(m, "o", "/app"); });
   EXPECT_EQ(u.errorName, "org.bluez.Error.DoesNotExist");  // registered by another client
+}
+
+// The air carries a hosted advertisement: with two adapters, hci0 discovers the application's
+// advertisement on hci1 as a device, connects, and uses the application's GATT objects through
+// hci0's own Device and GattCharacteristic1 objects (ble/sim/hosted_air.h).
+class AHostedAdvertisementOnTheAir : public APeripheralHost {
+ protected:
+  void SetUp() override {
+    sim::SimOptions o = fastOptions();
+    o.adapters = 2;
+    startSim(o);
+    app_ = std::make_unique<App>(bus_.address());
+    ASSERT_EQ(app_->registerOn("org.bluez.GattManager1", "RegisterApplication", "/app", "/org/bluez/hci1"), "");
+    hci0_ = onLoop([&] { return sim_->adapter("hci0")->address(); });
+    hci1_ = onLoop([&] { return sim_->adapter("hci1")->address(); });
+    devicePath_ = absl::StrCat(kAdapterPath, "/dev_", absl::StrReplaceAll(hci1_.toString(), {{":", "_"}}));
+  }
+  Address hci0_, hci1_;
+  std::string devicePath_;
+};
+
+TEST_F(AHostedAdvertisementOnTheAir, IsFoundByAnotherAdaptersDiscoveryAndServesItsApplicationsGatt) {
+  auto c = client();
+  ASSERT_EQ(app_->registerOn("org.bluez.LEAdvertisingManager1", "RegisterAdvertisement", "/app/adv0",
+                             "/org/bluez/hci1"), "");
+  ASSERT_TRUE(discover(*c, devicePath_));
+  EXPECT_EQ(c->getString(devicePath_, "org.bluez.Device1", "Name"), "gw-test");
+  ASSERT_TRUE(connect(*c, devicePath_));
+  // The application's first service follows GAP and GATT, as a fleet device's does.
+  const std::string chr = devicePath_ + "/service000a/char000b";
+  ASSERT_TRUE(c->managedObjects().contains(chr));
+  EXPECT_EQ(c->getString(chr, kChar, "UUID"), kCharUuid);
+  // hci1 sees hci0 as a connected central.
+  const std::string central = absl::StrCat("/org/bluez/hci1/dev_", absl::StrReplaceAll(hci0_.toString(), {{":", "_"}}));
+  EXPECT_EQ(c->getBool(central, "org.bluez.Device1", "Connected"), true);
+
+  Reply r = c->call("org.bluez", chr, kChar, "ReadValue", [](sd_bus_message* m) {
+    sd_bus_message_append(m, "a{sv}", 0);
+  });
+  ASSERT_TRUE(r.ok()) << r.errorName << " " << r.errorMessage;
+  const void* data = nullptr;
+  std::size_t size = 0;
+  sd_bus_message_read_array(r.message, 'y', &data, &size);
+  ASSERT_EQ(size, 300u);  // a long read, through the application's ReadValue
+  EXPECT_EQ(app_->offsetsRead(), (std::vector<std::uint16_t>{0, 246}));
+  EXPECT_EQ(app_->lastDevice(), central);
+
+  Reply w = c->call("org.bluez", chr, kChar, "WriteValue", [](sd_bus_message* m) {
+    const std::uint8_t v[] = {0xFF};
+    sd_bus_message_append_array(m, 'y', v, 1);
+    sd_bus_message_append(m, "a{sv}", 0);
+  });
+  EXPECT_EQ(w.errorName, "org.bluez.Error.Failed");  // the application's 0x81, as BlueZ words it
+  EXPECT_NE(w.errorMessage.find("0x81"), std::string::npos) << w.errorMessage;
+
+  ASSERT_TRUE(c->call("org.bluez", chr, kChar, "StartNotify").ok());
+  ASSERT_TRUE(c->waitFor([&] { return app_->startNotifyCalls() == 1; }));
+  const std::size_t from = c->events().size();
+  app_->notify({0x2A, 0x2B});
+  EXPECT_TRUE(c->waitFor([&] {
+    return c->find([&](const BusEvent& e) { return e.path == chr && e.values.contains("Value"); },
+                   static_cast<int>(from)) >= 0;
+  }));
+
+  // The advertisement goes: hci0 loses the link, hci1 its central.
+  app_->close();
+  EXPECT_TRUE(c->waitFor([&] { return c->getBool(devicePath_, "org.bluez.Device1", "Connected") == false; }));
 }
 
 }  // namespace
