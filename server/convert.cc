@@ -143,6 +143,8 @@ void toProto(const SessionInfo& s, v1::Session* out) {
   out->set_connects(s.connects);
   if (s.leaseExpireTime) setTimestamp(*s.leaseExpireTime, out->mutable_lease_expire_time());
   out->set_name(s.name);
+  out->set_policy(s.policy);
+  if (s.nextAttemptTime) setTimestamp(*s.nextAttemptTime, out->mutable_next_attempt_time());
 }
 
 void toProto(const GattServiceInfo& s, v1::RemoteService* out) {

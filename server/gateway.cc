@@ -10,6 +10,7 @@
 #include "ble/metrics.h"
 #include "prometheus/exposer.h"
 #include "server/adapter_service.h"
+#include "server/fleet_state.h"
 #include "server/gatt_service.h"
 #include "server/grpc_server.h"
 #include "server/metrics_export.h"
@@ -61,6 +62,7 @@ struct Gateway::Parts {
   std::unique_ptr<dbus::LoopConnection> bus;  // loop thread only; the gateway's one connection
   std::unique_ptr<CentralBackend> backend;    // loop thread only
   std::unique_ptr<Central> central;           // loop thread only
+  std::unique_ptr<FleetState> fleet;          // loop thread only
   PeripheralParts hosted;                     // loop thread only
   bool built;
 
@@ -131,9 +133,14 @@ absl::Status Gateway::start() {
     log::info("metrics.listening", {{"address", options_.metricsAddress},
                                     {"port", metricsPort()}});
   }
-  parts_->loop.runSync([this] {
+  absl::Status fleet;
+  parts_->loop.runSync([this, &fleet] {
     // Without a bus the gateway still serves; BLE calls answer UNAVAILABLE.
     parts_->central->start();
+    // Policies and persistent sessions from --state_dir, then the config file.
+    parts_->fleet = std::make_unique<FleetState>(parts_->loop.loop(), *parts_->central,
+                                                 options_.stateDir, options_.configFile);
+    fleet = parts_->fleet->start();
     parts_->hosted.start(parts_->loop.loop(), parts_->bus.get(), parts_->metrics,
                          options_.peripheralBackend);
     if (parts_->hosted.peripheral) {
@@ -141,6 +148,7 @@ absl::Status Gateway::start() {
                                 &parts_->metrics, &parts_->streams);
     }
   });
+  if (!fleet.ok()) return fleet;
   if (auto s = parts_->grpc.start(options_.grpcAddress, *credentials, options_.maxMessageBytes);
       !s.ok()) {
     return s;
@@ -170,7 +178,11 @@ absl::Status Gateway::reload() {
     log::info("auth.tokens_loaded", {{"file", options_.security.tokensFile},
                                      {"tokens", parts_->tokens->size()}});
   }
-  return absl::OkStatus();
+  absl::Status config;
+  parts_->loop.runSync([this, &config] {
+    if (parts_->fleet) config = parts_->fleet->reloadConfig();
+  });
+  return config;
 }
 
 void Gateway::runOnLoop(absl::AnyInvocable<void()> fn) { parts_->loop.runSync(std::move(fn)); }
@@ -185,7 +197,10 @@ void Gateway::shutdown(absl::Duration grace) {
   // 1. Every open stream ends now (UNAVAILABLE, "shutting down"); new ones are refused.
   p.streams.closeAll();
   // 2. Calls waiting for the radio are answered, and the gateway lets go of what it holds in BlueZ.
-  p.loop.runSync([&p] { p.central->shutdown(); });
+  p.loop.runSync([&p] {
+    if (p.fleet) p.fleet->stop();  // pending changes are written; the ending sessions are not
+    p.central->shutdown();
+  });
   // 3. gRPC stops; a stream whose caller does not read is cancelled at the deadline.
   p.grpc.shutdown(grace);
   p.exposer.reset();
@@ -193,6 +208,7 @@ void Gateway::shutdown(absl::Duration grace) {
   //    the finished streams posted).
   p.loop.runSync([&p] {
     p.central.reset();
+    p.fleet.reset();
     p.backend.reset();
     p.hosted.stop();  // withdraws the hosted database and advertisements from BlueZ
     p.bus.reset();

@@ -58,6 +58,25 @@ class SubscribeStream final : public QueuedWriteReactor<v1::SubscribeResponse, N
     push(NotificationItem{std::string(value.begin(), value.end()), time, ++sequence_});
   }
   void onSubscriptionEnded(const absl::Status& status) override { end(status, true); }
+  // A persistent session's link dropped and came back (gatt.proto, Subscribe).
+  void onInterrupted(const absl::Status& why) override {
+    v1::SubscribeResponse r;
+    auto* e = r.mutable_event();
+    e->set_type(v1::SUBSCRIPTION_EVENT_TYPE_INTERRUPTED);
+    setTimestamp(ctx_.loop.now(), e->mutable_time());
+    e->set_reason(std::string(why.message()));
+    pushControl(std::move(r));
+  }
+  void onResumed(const SubscriptionStarted& started, absl::Duration interruption) override {
+    v1::SubscribeResponse r;
+    auto* e = r.mutable_event();
+    e->set_type(v1::SUBSCRIPTION_EVENT_TYPE_RESUMED);
+    setTimestamp(ctx_.loop.now(), e->mutable_time());
+    setDuration(interruption, e->mutable_interruption());
+    e->set_method(started.method == NotifyMethod::kAcquireNotify ? "AcquireNotify"
+                                                                 : "StartNotify");
+    pushControl(std::move(r));
+  }
 
  private:
   void fill(std::vector<NotificationItem>& items, std::uint64_t gap,

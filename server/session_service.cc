@@ -1,6 +1,8 @@
 #include "server/session_service.h"
 
+#include "ble/error.h"
 #include "server/convert.h"
+#include "server/policy_convert.h"
 #include "server/reactors.h"
 #include "server/stream_reactor.h"
 #include "server/validate.h"
@@ -8,7 +10,6 @@
 namespace gattway::server {
 namespace {
 
-constexpr absl::string_view kPolicies = "issue #5, persistent sessions and policies";
 constexpr std::size_t kWatchQueue = 1024;
 
 // One WatchSessions stream: a session watcher whose events go out through the bounded queue.
@@ -136,28 +137,97 @@ grpc::ServerWriteReactor<v1::WatchSessionsResponse>* SessionServiceImpl::WatchSe
   return stream.get();
 }
 
-grpc::ServerUnaryReactor* SessionServiceImpl::CreatePolicy(grpc::CallbackServerContext* context, const v1::CreatePolicyRequest*, v1::CreatePolicyResponse*) {
-  return finishUnary(context, notBuiltYet("SessionService.CreatePolicy", kPolicies));
+grpc::ServerUnaryReactor* SessionServiceImpl::CreatePolicy(grpc::CallbackServerContext* context,
+                                                           const v1::CreatePolicyRequest* request,
+                                                           v1::CreatePolicyResponse* response) {
+  auto policy = policyFromProto(request->policy(), "policy");
+  if (!policy.ok()) return finishUnary(context, policy.status());
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, response, policy = std::move(*policy)]() mutable {
+    auto stored = ctx_.central.policies().create(std::move(policy), absl::Now());
+    if (stored.ok()) toProto(*stored, response->mutable_policy());
+    reactor->Finish(toGrpcStatus(stored.status()));
+  });
+  return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionServiceImpl::UpdatePolicy(grpc::CallbackServerContext* context, const v1::UpdatePolicyRequest*, v1::UpdatePolicyResponse*) {
-  return finishUnary(context, notBuiltYet("SessionService.UpdatePolicy", kPolicies));
+grpc::ServerUnaryReactor* SessionServiceImpl::UpdatePolicy(grpc::CallbackServerContext* context,
+                                                           const v1::UpdatePolicyRequest* request,
+                                                           v1::UpdatePolicyResponse* response) {
+  auto policy = policyFromProto(request->policy(), "policy");
+  if (!policy.ok()) return finishUnary(context, policy.status());
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, response, allow = request->allow_missing(),
+                         policy = std::move(*policy)]() mutable {
+    auto stored = ctx_.central.policies().update(std::move(policy), allow, absl::Now());
+    if (stored.ok()) toProto(*stored, response->mutable_policy());
+    reactor->Finish(toGrpcStatus(stored.status()));
+  });
+  return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionServiceImpl::GetPolicy(grpc::CallbackServerContext* context, const v1::GetPolicyRequest*, v1::GetPolicyResponse*) {
-  return finishUnary(context, notBuiltYet("SessionService.GetPolicy", kPolicies));
+grpc::ServerUnaryReactor* SessionServiceImpl::GetPolicy(grpc::CallbackServerContext* context,
+                                                        const v1::GetPolicyRequest* request,
+                                                        v1::GetPolicyResponse* response) {
+  if (request->name().empty()) {
+    return finishUnary(context, err::invalidField("name", "required; a policy name"));
+  }
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, response, name = request->name()] {
+    auto policy = ctx_.central.policies().get(name);
+    if (policy.ok()) toProto(*policy, response->mutable_policy());
+    reactor->Finish(toGrpcStatus(policy.status()));
+  });
+  return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionServiceImpl::ListPolicies(grpc::CallbackServerContext* context, const v1::ListPoliciesRequest*, v1::ListPoliciesResponse*) {
-  return finishUnary(context, notBuiltYet("SessionService.ListPolicies", kPolicies));
+grpc::ServerUnaryReactor* SessionServiceImpl::ListPolicies(grpc::CallbackServerContext* context,
+                                                           const v1::ListPoliciesRequest*,
+                                                           v1::ListPoliciesResponse* response) {
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, response] {
+    for (const auto& p : ctx_.central.policies().list()) toProto(p, response->add_policies());
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionServiceImpl::DeletePolicy(grpc::CallbackServerContext* context, const v1::DeletePolicyRequest*, v1::DeletePolicyResponse*) {
-  return finishUnary(context, notBuiltYet("SessionService.DeletePolicy", kPolicies));
+grpc::ServerUnaryReactor* SessionServiceImpl::DeletePolicy(grpc::CallbackServerContext* context,
+                                                           const v1::DeletePolicyRequest* request,
+                                                           v1::DeletePolicyResponse*) {
+  if (request->name().empty()) {
+    return finishUnary(context, err::invalidField("name", "required; a policy name"));
+  }
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, name = request->name()] {
+    reactor->Finish(toGrpcStatus(ctx_.central.policies().remove(name)));
+  });
+  return reactor;
 }
 
-grpc::ServerUnaryReactor* SessionServiceImpl::ResolvePolicy(grpc::CallbackServerContext* context, const v1::ResolvePolicyRequest*, v1::ResolvePolicyResponse*) {
-  return finishUnary(context, notBuiltYet("SessionService.ResolvePolicy", kPolicies));
+grpc::ServerUnaryReactor* SessionServiceImpl::ResolvePolicy(
+    grpc::CallbackServerContext* context, const v1::ResolvePolicyRequest* request,
+    v1::ResolvePolicyResponse* response) {
+  auto address = requiredAddress(request->address(), "address");
+  if (!address.ok()) return finishUnary(context, address.status());
+  // The extras are checked here, before the loop, by resolving them against an empty device.
+  if (auto probe = resolveRequest(*request, DeviceFacts{}); !probe.ok()) {
+    return finishUnary(context, probe.status());
+  }
+  auto* reactor = context->DefaultReactor();
+  onLoop(ctx_, reactor, [this, reactor, response, request, address = *address] {
+    SessionManager& sessions = ctx_.central.sessions();
+    auto facts = resolveRequest(*request, sessions.deviceFacts(address));
+    if (!facts.ok()) {
+      reactor->Finish(toGrpcStatus(facts.status()));
+      return;
+    }
+    std::string named;
+    if (auto s = sessions.get(address); s.ok()) named = s->explicitPolicy;
+    toProto(ctx_.central.policies().resolve(*facts, named), response);
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 }  // namespace gattway::server

@@ -123,6 +123,13 @@ absl::StatusOr<absl::Duration> gattTimeout(bool present, const Duration& d,
 
 }  // namespace
 
+absl::StatusOr<std::optional<absl::Duration>> durationField(bool present, const Duration& d,
+                                                            absl::string_view field,
+                                                            absl::Duration min,
+                                                            absl::Duration max) {
+  return duration(present, d, field, min, max);
+}
+
 absl::StatusOr<std::string> adapterName(const std::string& name, absl::string_view field,
                                         bool optional) {
   if (name.empty()) {
@@ -327,14 +334,11 @@ absl::StatusOr<ConnectOptions> connectRequest(const v1::ConnectRequest& r) {
         r.has_min_connection_interval() ? "min_connection_interval" : "max_connection_interval",
         "BlueZ sets connection intervals globally (main.conf), not per connection; leave it unset");
   }
-  if (r.persistent()) {
-    return notBuiltYet("Persistent sessions (ConnectRequest.persistent)",
-                       "issue #5, persistent sessions and policies");
+  o.persistent = r.persistent();
+  if (!r.policy().empty() && r.policy().size() > 63) {
+    return err::invalidField("policy", "policy names are 1..63 characters");
   }
-  if (!r.policy().empty()) {
-    return notBuiltYet("Reconnection policies (ConnectRequest.policy)",
-                       "issue #5, persistent sessions and policies");
-  }
+  o.policy = r.policy();
   return o;
 }
 
@@ -348,8 +352,7 @@ bool SessionFilter::matches(const SessionInfo& s) const {
   }
   if (!adapter.empty() && s.adapter != adapter) return false;
   if (persistent && *persistent != s.persistent) return false;
-  // Ephemeral sessions have no policy (policies are the next issue).
-  if (!policy.empty()) return false;
+  if (!policy.empty() && s.policy != policy) return false;
   return true;
 }
 

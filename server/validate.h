@@ -26,6 +26,12 @@
 
 namespace gattway::server {
 
+// A Duration within min..max, or nullopt when unset or zero (the documented default).
+absl::StatusOr<std::optional<absl::Duration>> durationField(bool present,
+                                                            const google::protobuf::Duration& d,
+                                                            absl::string_view field,
+                                                            absl::Duration min, absl::Duration max);
+
 // "hci0", "hci1", ...; empty only when `optional`.
 absl::StatusOr<std::string> adapterName(const std::string& name, absl::string_view field,
                                         bool optional);

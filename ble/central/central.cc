@@ -15,12 +15,31 @@ Central::Central(Executor& executor, CentralBackend& backend, Metrics& metrics)
       metrics_(metrics),
       scanHub_(executor, backend, metrics),
       scheduler_(executor, metrics),
-      sessions_(executor, backend, scheduler_, scanHub_, metrics),
+      sessions_(executor, backend, scheduler_, scanHub_, policies_, metrics),
       gatt_(executor, backend, sessions_, metrics),
       subscriptions_(executor, backend, sessions_, metrics),
-      batches_(executor, sessions_, gatt_, subscriptions_, metrics) {}
+      batches_(executor, sessions_, gatt_, subscriptions_, metrics),
+      autoConnect_(executor, scanHub_, sessions_, policies_) {
+  // A changed policy applies from each session's next attempt on (session.proto, UpdatePolicy).
+  policies_.onChange([this] {
+    sessions_.onPoliciesChanged();
+    if (started_) autoConnect_.refresh();
+  });
+}
 
 Central::~Central() { shutdown(); }
+
+namespace {
+// Settling time after BlueZ or an adapter comes back: long enough for the returning sessions to
+// queue, jittered so that gateways sharing a site do not all start at once.
+constexpr absl::Duration kSettleMin = absl::Milliseconds(200);
+constexpr absl::Duration kSettleMax = absl::Milliseconds(600);
+}  // namespace
+
+void Central::settle(const std::string& adapter) {
+  const double f = absl::Uniform(random_, 0.0, 1.0);
+  scheduler_.hold(adapter, kSettleMin + (kSettleMax - kSettleMin) * f);
+}
 
 void Central::start() {
   if (started_) return;
@@ -32,6 +51,7 @@ void Central::shutdown() {
   if (shuttingDown_) return;
   shuttingDown_ = true;
   const absl::Status down = err::make(err::Reason::kShuttingDown, "the gateway is shutting down");
+  autoConnect_.stop();
   batches_.shutdown(down);
   subscriptions_.shutdown(down);
   gatt_.shutdown(down);
@@ -119,12 +139,18 @@ void Central::updateAdapter(const std::string& name, std::optional<bool> powered
 }
 
 void Central::onBackendUp() {
+  const bool again = everUp_;
   if (everUp_) metrics_.bluezRestarts.add();
   everUp_ = true;
   metrics_.bluezUp.set(1);
-  for (const auto& a : backend_.adapters()) scheduler_.setPowered(a.name, a.powered);
+  for (const auto& a : backend_.adapters()) {
+    scheduler_.setPowered(a.name, a.powered);
+    if (a.powered && again) settle(a.name);
+  }
   log::info("bluez.up", {{"adapters", backend_.adapters().size()}});
   scanHub_.onBackendUp();
+  sessions_.onBackendUp();
+  if (!autoConnect_.scanning()) autoConnect_.refresh();
 }
 
 void Central::onBackendDown() {
@@ -135,6 +161,9 @@ void Central::onBackendDown() {
 }
 
 void Central::onAdapterChanged(const AdapterInfo& adapter) {
+  if (everUp_ && adapter.powered && !scheduler_.powered(adapter.name) && backend_.bluezUp()) {
+    settle(adapter.name);
+  }
   scheduler_.setPowered(adapter.name, adapter.powered);
   sessions_.onAdapterChanged(adapter);
   scanHub_.onAdapterChanged(adapter);

@@ -12,10 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/random/random.h"
 #include "absl/status/statusor.h"
+#include "ble/central/auto_connect.h"
 #include "ble/central/batch_executor.h"
 #include "ble/central/connect_scheduler.h"
 #include "ble/central/gatt_client.h"
+#include "ble/central/policy_store.h"
 #include "ble/central/scan_hub.h"
 #include "ble/central/session_manager.h"
 #include "ble/central/subscription_hub.h"
@@ -52,10 +55,12 @@ class Central final : public CentralBackendListener {
   CentralBackend& backend() { return backend_; }
   ScanHub& scanHub() { return scanHub_; }
   ConnectScheduler& scheduler() { return scheduler_; }
+  PolicyStore& policies() { return policies_; }
   SessionManager& sessions() { return sessions_; }
   GattClient& gatt() { return gatt_; }
   SubscriptionHub& subscriptions() { return subscriptions_; }
   BatchExecutor& batches() { return batches_; }
+  AutoConnect& autoConnect() { return autoConnect_; }
 
   // Adapters, ordered by name. UNAVAILABLE when BlueZ is down; NOT_FOUND for an unknown name.
   absl::StatusOr<std::vector<AdapterView>> adapters() const;
@@ -78,6 +83,10 @@ class Central final : public CentralBackendListener {
 
  private:
   AdapterView view(const AdapterInfo& info) const;
+  // Storm control: sessions coming back after a bluetoothd restart or a power-on gather in the
+  // adapter's queue for a jittered settling time, then connect one at a time by priority.
+  void settle(const std::string& adapter);
+  absl::BitGen random_;
 
   Executor& executor_;
   CentralBackend& backend_;
@@ -85,10 +94,12 @@ class Central final : public CentralBackendListener {
   // Dependency order: later members use earlier ones.
   ScanHub scanHub_;
   ConnectScheduler scheduler_;
+  PolicyStore policies_;
   SessionManager sessions_;
   GattClient gatt_;
   SubscriptionHub subscriptions_;
   BatchExecutor batches_;
+  AutoConnect autoConnect_;
   struct AdapterOp {
     Operation op;
     Callback<absl::StatusOr<AdapterView>> done;

@@ -1,5 +1,7 @@
 #include "ble/central/connect_scheduler.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "ble/error.h"
 
@@ -28,7 +30,7 @@ absl::StatusOr<ConnectScheduler::Ticket> ConnectScheduler::request(const std::st
                      {{err::kMetaAdapter, adapter}});
   }
   const std::pair<int, std::uint64_t> order{-priority, nextSeq_++};
-  a.queue.emplace(order, Waiting{std::move(granted)});
+  a.queue.emplace(order, Waiting{std::move(granted), priority, executor_.now()});
   pumpLater(adapter);
   return Ticket(this, QueueKey{adapter, order});
 }
@@ -47,7 +49,9 @@ void ConnectScheduler::releaseSlot(const std::string& adapter) {
 }
 
 void ConnectScheduler::releaseTurn(const std::string& adapter) {
-  state(adapter).connecting = false;
+  AdapterState& a = state(adapter);
+  a.connecting = false;
+  if (a.inFlight > 0) --a.inFlight;
   pumpLater(adapter);
 }
 
@@ -56,7 +60,8 @@ void ConnectScheduler::pumpLater(const std::string& adapter) {
   // down must not start another's connect from its destructor).
   AdapterState& a = state(adapter);
   if (a.pumpSoon.held() || a.queue.empty()) return;
-  a.pumpSoon = executor_.runAfter(absl::ZeroDuration(), [this, adapter] {
+  const absl::Duration wait = std::max(absl::ZeroDuration(), a.holdUntil - executor_.now());
+  a.pumpSoon = executor_.runAfter(wait, [this, adapter] {
     state(adapter).pumpSoon = Timer();
     pump(adapter);
   });
@@ -65,9 +70,28 @@ void ConnectScheduler::pumpLater(const std::string& adapter) {
 void ConnectScheduler::pump(const std::string& adapter) {
   AdapterState& a = state(adapter);
   if (a.connecting || a.inUse >= a.limit || a.queue.empty()) return;
-  auto node = a.queue.extract(a.queue.begin());
+  const absl::Time now = executor_.now();
+  if (now < a.holdUntil) {
+    pumpLater(adapter);
+    return;
+  }
+  // Highest effective priority (priority + aging), then the oldest.
+  auto best = a.queue.begin();
+  std::int64_t bestScore = 0;
+  for (auto it = a.queue.begin(); it != a.queue.end(); ++it) {
+    absl::Duration rest;
+    const std::int64_t score =
+        it->second.priority + absl::IDivDuration(now - it->second.since, kAgingStep, &rest);
+    if (it == a.queue.begin() || score > bestScore ||
+        (score == bestScore && it->first.second < best->first.second)) {
+      best = it;
+      bestScore = score;
+    }
+  }
+  auto node = a.queue.extract(best);
   ++a.inUse;
   a.connecting = true;
+  maxInFlight_ = std::max(maxInFlight_, ++a.inFlight);
   publish(adapter);
   Grant grant{Slot(this, adapter), Turn(this, adapter)};
   node.mapped().granted(std::move(grant));
@@ -106,6 +130,18 @@ std::uint32_t ConnectScheduler::available(const std::string& adapter) const {
   const AdapterState& a = it->second;
   const std::uint64_t taken = std::uint64_t{a.inUse} + a.queue.size();
   return taken >= a.limit ? 0 : static_cast<std::uint32_t>(a.limit - taken);
+}
+
+void ConnectScheduler::hold(const std::string& adapter, absl::Duration duration) {
+  AdapterState& a = state(adapter);
+  a.holdUntil = std::max(a.holdUntil, executor_.now() + duration);
+  a.pumpSoon = Timer();
+  pumpLater(adapter);
+}
+
+bool ConnectScheduler::powered(const std::string& adapter) const {
+  auto it = adapters_.find(adapter);
+  return it != adapters_.end() && it->second.powered;
 }
 
 void ConnectScheduler::setPowered(const std::string& adapter, bool powered) {

@@ -3,9 +3,16 @@
 // connect in flight at a time (BlueZ and most controllers run one LE create-connection at once;
 // a second gets InProgress). Requests queue by priority, then age.
 //
+// No starvation: a request's effective priority is its priority plus one per kAgingStep it has
+// waited, so a request at -100 overtakes fresh ones at 100 after 200 steps.
+//
+// Storm control: hold() keeps an adapter's queue from being granted for a while (after a
+// bluetoothd restart or an adapter power-on, Central holds it for a jittered settling time), so
+// the sessions coming back gather in the queue and go one at a time, highest priority first,
+// instead of in whatever order their events arrived.
+//
 // It knows nothing of sessions: a session holds a Slot for the life of its link and the Turn while
-// its connect runs. Persistent sessions (next issue) use the same queue; their effective priority
-// can rise while they wait, through requeue().
+// its connect runs.
 //
 // Loop thread only.
 #pragma once
@@ -17,6 +24,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "ble/central/handle.h"
 #include "ble/executor.h"
 #include "ble/metrics.h"
@@ -34,6 +42,8 @@ class ConnectScheduler {
 
  public:
   static constexpr std::uint32_t kDefaultSlotLimit = 7;
+  // Waiting this long raises a request's effective priority by one.
+  static constexpr absl::Duration kAgingStep = absl::Seconds(1);
 
   // A held connection slot; destroying it frees the slot.
   using Slot = OwnedHandle<ConnectScheduler, std::string, &ConnectScheduler::releaseSlot>;
@@ -67,6 +77,11 @@ class ConnectScheduler {
   std::uint32_t available(const std::string& adapter) const;
   std::size_t queued(const std::string& adapter) const;
   bool connecting(const std::string& adapter) const;
+  // No grants on `adapter` for `duration` (storm control); requests keep queueing.
+  void hold(const std::string& adapter, absl::Duration duration);
+  bool powered(const std::string& adapter) const;
+  // The most connects ever in flight at once on one adapter (1 unless something is wrong).
+  std::uint32_t maxInFlight() const { return maxInFlight_; }
 
   // For the slot metric.
   void setPowered(const std::string& adapter, bool powered);
@@ -75,6 +90,8 @@ class ConnectScheduler {
  private:
   struct Waiting {
     GrantCallback granted;
+    int priority = 0;
+    absl::Time since;
   };
   struct AdapterState {
     std::uint32_t limit = kDefaultSlotLimit;
@@ -85,6 +102,8 @@ class ConnectScheduler {
     // Ordered by (-priority, arrival): the first entry goes next.
     std::map<std::pair<int, std::uint64_t>, Waiting> queue;
     Timer pumpSoon;
+    absl::Time holdUntil = absl::InfinitePast();
+    std::uint32_t inFlight = 0;
   };
 
   AdapterState& state(const std::string& adapter);
@@ -96,6 +115,7 @@ class ConnectScheduler {
   Metrics& metrics_;
   std::map<std::string, AdapterState> adapters_;
   std::uint64_t nextSeq_ = 1;
+  std::uint32_t maxInFlight_ = 0;
 };
 
 }  // namespace gattway

@@ -26,9 +26,9 @@ enum class SessionState : std::uint8_t {
   kResolvingServices,
   kConnected,
   kDisconnected,
-  kBackingOff,         // persistent sessions (next issue)
-  kGaveUp,             // persistent sessions (next issue)
-  kWaitingForAdapter,  // persistent sessions (next issue)
+  kBackingOff,         // persistent sessions
+  kGaveUp,             // persistent sessions
+  kWaitingForAdapter,  // persistent sessions
   kRemoved,            // only in events
 };
 const char* sessionStateName(SessionState state);  // "CONNECTED"
@@ -72,6 +72,15 @@ struct SessionInfo {
   std::optional<absl::Time> leaseExpireTime;
   absl::Duration idleTimeout = absl::Seconds(60);
   std::string name;
+  // The policy in effect (empty: the built-in defaults) and the one named at Connect, if any.
+  std::string policy;
+  std::string explicitPolicy;
+  // Connect's `adapter`: empty when the gateway chooses at each attempt.
+  std::string requestedAdapter;
+  // The priority asked for at Connect; unset: the policy's.
+  std::optional<int> requestedPriority;
+  // BACKING_OFF (and GAVE_UP with a cool-down): when the next attempt starts.
+  std::optional<absl::Time> nextAttemptTime;
 };
 
 struct SessionEvent {
@@ -86,9 +95,14 @@ struct ConnectOptions {
   absl::Duration timeout = absl::Seconds(10);
   std::map<std::string, std::string> labels;  // non-empty: replace an existing session's
   bool waitForSlot = false;
-  int priority = 0;
+  std::optional<int> priority;  // unset: the policy's (default 0)
   absl::Duration idleTimeout = absl::Seconds(60);
   bool noWait = false;
+  // Keep the link up by the session's policy (session.proto, persistent sessions).
+  bool persistent = false;
+  std::string policy;  // empty: the one ResolvePolicy picks
+  // Why the session is created: a caller, the config file or state directory, or auto-connect.
+  SessionReason origin = SessionReason::kRequested;
 };
 
 using SessionCallback = absl::AnyInvocable<void(absl::StatusOr<SessionInfo>)>;
@@ -127,6 +141,10 @@ class Session : public std::enable_shared_from_this<Session> {
   absl::Time connectingSince_;
   bool linkRequested_ = false;  // backend connect was called: the link must be closed on the way out
   bool ending_ = false;
+  // Persistent: the wait before the next attempt (or the give-up cool-down), and whether the next
+  // attempt waits for the previous link to be closed.
+  Timer backoffTimer_;
+  bool requeueAfterClose_ = false;
   std::map<std::uint64_t, Waiter> waiters_;
   std::map<std::uint64_t, absl::AnyInvocable<void(const absl::Status&)>> linkWatchers_;
 };

@@ -65,11 +65,12 @@ void SessionManager::unwatch(const std::uint64_t& id) { watchers_.erase(id); }
 
 SessionManager::SessionManager(Executor& executor, CentralBackend& backend,
                                ConnectScheduler& scheduler, const ScanHub& scanHub,
-                               Metrics& metrics)
+                               const PolicyStore& policies, Metrics& metrics)
     : executor_(executor),
       backend_(backend),
       scheduler_(scheduler),
       scanHub_(scanHub),
+      policies_(policies),
       metrics_(metrics) {}
 
 SessionManager::~SessionManager() {
@@ -84,18 +85,26 @@ SessionManager::WatcherHandle SessionManager::watch(SessionWatcher* watcher) {
   return WatcherHandle(this, id);
 }
 
-absl::StatusOr<std::string> SessionManager::chooseAdapter(const ConnectOptions& o) const {
+absl::StatusOr<std::string> SessionManager::chooseAdapter(const std::string& requested,
+                                                          const Address& address) const {
   const auto adapters = backend_.adapters();
-  if (!o.adapter.empty()) {
+  if (!requested.empty()) {
     auto it = std::find_if(adapters.begin(), adapters.end(),
-                           [&](const AdapterInfo& a) { return a.name == o.adapter; });
+                           [&](const AdapterInfo& a) { return a.name == requested; });
     if (it == adapters.end()) {
-      return central_errors::adapterNotFound(o.adapter);
+      return central_errors::adapterNotFound(requested);
     }
     if (!it->powered) {
-      return central_errors::adapterOff(o.adapter);
+      return central_errors::adapterOff(requested);
     }
-    return o.adapter;
+    return requested;
+  }
+  // A link BlueZ already holds (opened before a gateway restart, or by another client) is
+  // adopted: Connect on its adapter succeeds at once, and a connect through another adapter would
+  // fail while the device is linked.
+  for (const auto& a : adapters) {
+    const DeviceInfo* d = a.powered ? backend_.device(a.name, address) : nullptr;
+    if (d != nullptr && d->connected) return a.name;
   }
   // The adapter with the most free slots, then the one that heard the device loudest
   // (session.proto, ConnectRequest.adapter), then by name.
@@ -105,7 +114,7 @@ absl::StatusOr<std::string> SessionManager::chooseAdapter(const ConnectOptions& 
   for (const auto& a : adapters) {
     if (!a.powered) continue;
     const std::uint32_t free = scheduler_.available(a.name);
-    const ScanRecord* heard = scanHub_.record(a.name, o.address);
+    const ScanRecord* heard = scanHub_.record(a.name, address);
     const int rssi = heard != nullptr && heard->rssi ? *heard->rssi : -999;
     if (best == nullptr || free > bestFree || (free == bestFree && rssi > bestRssi)) {
       best = &a;
@@ -124,13 +133,48 @@ void SessionManager::connect(ConnectOptions o, SessionCallback done) {
     done(err::make(err::Reason::kShuttingDown, "the gateway is shutting down"));
     return;
   }
-  if (!backend_.bluezUp()) {
+  // A persistent session is kept even when BlueZ or the adapter is not there yet: it waits
+  // (session.proto, Connect: the errors describe the first attempt only).
+  if (!backend_.bluezUp() && !o.persistent) {
     done(central_errors::bluezDown());
     return;
   }
+  if (!o.policy.empty() && policies_.find(o.policy) == nullptr) {
+    done(absl::NotFoundError(absl::StrCat("policy: no policy named \"", o.policy, "\"")));
+    return;
+  }
   if (auto it = sessions_.find(o.address); it != sessions_.end()) {
-    Session& s = *it->second;
-    if (!o.labels.empty()) s.info_.labels = o.labels;
+    auto live = it->second;
+    Session& s = *live;
+    bool saved = false;
+    if (!o.labels.empty() && o.labels != s.info_.labels) {
+      s.info_.labels = o.labels;
+      saved = true;
+    }
+    // An ephemeral session becomes persistent, never the reverse (session.proto, Connect).
+    if (o.persistent && !s.info_.persistent) {
+      s.info_.persistent = true;
+      s.leaseTimer_.cancel();
+      s.info_.leaseExpireTime.reset();
+      saved = true;
+    }
+    if (!o.policy.empty() && o.policy != s.info_.explicitPolicy) {
+      s.info_.explicitPolicy = o.policy;
+      saved = true;
+    }
+    if (o.priority && o.priority != s.info_.requestedPriority) {
+      s.info_.requestedPriority = o.priority;
+      saved = true;
+    }
+    if (saved) {
+      refreshPolicy(s);
+      if (s.info_.persistent) persistentChanged();
+    }
+    if (s.info_.state == SessionState::kGaveUp) {
+      // A Connect starts a session that gave up afresh (session.proto, GiveUpAction KEEP).
+      s.info_.failedAttempts = 0;
+      requeue(live, SessionReason::kRequested);
+    }
     if (s.connected()) {
       touch(s);
       done(snapshot(s));
@@ -146,37 +190,78 @@ void SessionManager::connect(ConnectOptions o, SessionCallback done) {
                    absl::StrCat("the gateway holds ", kMaxSessions, " sessions, its limit")));
     return;
   }
-  auto adapter = chooseAdapter(o);
-  if (!adapter.ok()) {
+  absl::StatusOr<std::string> adapter = backend_.bluezUp()
+                                            ? chooseAdapter(o.adapter, o.address)
+                                            : absl::StatusOr<std::string>(central_errors::bluezDown());
+  if (!adapter.ok() && !o.persistent) {
     done(adapter.status());
     return;
   }
   auto s = std::make_shared<Session>();
   std::weak_ptr<Session> weak = s;
-  auto ticket = scheduler_.request(*adapter, o.priority, o.waitForSlot,
-                                   [this, weak](ConnectScheduler::Grant grant) {
-                                     if (auto live = weak.lock()) granted(live, std::move(grant));
-                                   });
-  if (!ticket.ok()) {  // refused before any attempt: not counted as one
-    done(ticket.status());
-    return;
-  }
-  const absl::Time now = executor_.now();
   SessionInfo& info = s->info_;
   info.address = o.address;
+  info.labels = o.labels;
+  info.persistent = o.persistent;
+  info.explicitPolicy = o.policy;
+  info.requestedAdapter = o.adapter;
+  info.requestedPriority = o.priority;
+  refreshPolicy(*s);
+  if (adapter.ok()) {
+    // A persistent session queues for a slot whatever the caller asked: it keeps trying anyway.
+    auto ticket = scheduler_.request(*adapter, info.priority, o.waitForSlot || o.persistent,
+                                     [this, weak](ConnectScheduler::Grant grant) {
+                                       if (auto live = weak.lock()) granted(live, std::move(grant));
+                                     });
+    if (!ticket.ok()) {  // refused before any attempt: not counted as one
+      done(ticket.status());
+      return;
+    }
+    s->ticket_ = std::move(*ticket);
+    info.adapter = *adapter;
+    info.state = SessionState::kQueued;
+  } else {
+    info.adapter = o.adapter;
+    info.state = SessionState::kWaitingForAdapter;
+    info.detail = std::string(adapter.status().message());
+  }
+  const absl::Time now = executor_.now();
   info.addressType = o.addressType ? *o.addressType
                                    : scanHub_.lastAddressType(o.address).value_or(AddressType::kPublic);
-  info.adapter = *adapter;
-  info.state = SessionState::kQueued;
-  info.labels = o.labels;
-  info.priority = o.priority;
   info.createTime = now;
   info.stateTime = now;
-  info.reason = SessionReason::kRequested;
+  info.reason = o.origin;
   info.idleTimeout = o.idleTimeout;
-  s->ticket_ = std::move(*ticket);
-  s->attemptDeadline_ = now + o.timeout;
-  s->attemptTimer_ = executor_.runAfter(o.timeout, [this, weak, timeout = o.timeout] {
+  if (adapter.ok()) armAttempt(s, o.timeout);
+  sessions_.emplace(o.address, s);
+  countState(info.state, +1);
+  emit(*s, std::nullopt);
+  if (!adapter.ok()) {
+    log::info("session.waiting_for_adapter",
+              {{"address", info.address.toString()}, {"detail", info.detail}});
+    persistentChanged();
+    if (o.noWait) {
+      done(snapshot(*s));
+    } else {
+      done(adapter.status());
+    }
+    return;
+  }
+  log::info("session.queued", {{"address", info.address.toString()},
+                               {"adapter", info.adapter},
+                               {"persistent", info.persistent}});
+  if (info.persistent) persistentChanged();
+  if (o.noWait) {
+    done(snapshot(*s));
+  } else {
+    addWaiter(*s, std::move(done), absl::InfiniteDuration());  // the attempt timer bounds it
+  }
+}
+
+void SessionManager::armAttempt(const std::shared_ptr<Session>& s, absl::Duration timeout) {
+  std::weak_ptr<Session> weak = s;
+  s->attemptDeadline_ = executor_.now() + timeout;
+  s->attemptTimer_ = executor_.runAfter(timeout, [this, weak, timeout] {
     auto live = weak.lock();
     if (!live) return;
     live->attemptTimer_ = Timer();
@@ -188,15 +273,6 @@ void SessionManager::connect(ConnectOptions o, SessionCallback done) {
                                   {{err::kMetaAddress, live->address().toString()},
                                    {err::kMetaAdapter, live->adapter()}}));
   });
-  sessions_.emplace(o.address, s);
-  countState(SessionState::kQueued, +1);
-  emit(*s, std::nullopt);
-  log::info("session.queued", {{"address", info.address.toString()}, {"adapter", info.adapter}});
-  if (o.noWait) {
-    done(snapshot(*s));
-  } else {
-    addWaiter(*s, std::move(done), absl::InfiniteDuration());  // the attempt timer bounds it
-  }
 }
 
 void SessionManager::addWaiter(Session& s, SessionCallback done, absl::Duration timeout) {
@@ -231,6 +307,9 @@ void SessionManager::granted(const std::shared_ptr<Session>& s, ConnectScheduler
   s->turn_ = std::move(grant.turn);
   s->connectingSince_ = executor_.now();
   s->linkRequested_ = true;
+  // A persistent session's later attempts are bounded by its policy's connect_timeout, from here
+  // (the first is bounded by Connect's timeout, queueing included).
+  if (!s->attemptTimer_.held()) armAttempt(s, settingsFor(s->address()).connectTimeout);
   setState(*s, SessionState::kConnecting, SessionReason::kProgress);
   std::weak_ptr<Session> weak = s;
   s->pending_ = backend_.connect(s->adapter(), s->address(), s->info_.addressType, remaining(*s),
@@ -273,6 +352,8 @@ void SessionManager::servicesResolved(const std::shared_ptr<Session>& s,
   s->info_.connects++;
   s->info_.failedAttempts = 0;
   s->info_.connectTime = now;
+  s->info_.nextAttemptTime.reset();
+  if (s->info_.persistent && s->info_.connects > 1) metrics_.reconnects.add();
   s->lastUse_ = now;
   metrics_.connectAttempts[static_cast<std::size_t>(ConnectResult::kOk)].add();
   metrics_.connectDuration.observe(absl::ToDoubleSeconds(now - s->connectingSince_));
@@ -307,20 +388,14 @@ void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, Sessi
     if (done) done(snapshot(*s));
     return;
   }
+  if (s->info_.persistent && !ending.remove && ending.reason != SessionReason::kRequested &&
+      ending.reason != SessionReason::kShutdown) {
+    retreat(s, std::move(ending));
+    return;
+  }
   s->ending_ = true;
-  s->ticket_ = ConnectScheduler::Ticket();
-  s->pending_.reset();
-  s->attemptTimer_.cancel();
-  s->leaseTimer_.cancel();
-  // A connect cancelled while in flight keeps the adapter's turn until BlueZ has let it go, so the
-  // next one does not meet InProgress.
-  ConnectScheduler::Turn turn = std::move(s->turn_);
-  auto watchers = std::move(s->linkWatchers_);
-  s->linkWatchers_.clear();
-  auto waiters = std::move(s->waiters_);
-  s->waiters_.clear();
-  s->info_.mtu = 0;
-  s->info_.connectTime.reset();
+  s->backoffTimer_.cancel();
+  Detached d = detach(*s);
   setState(*s, SessionState::kDisconnected, ending.reason, ending.detail);
   if (auto it = sessions_.find(s->address()); it != sessions_.end() && it->second == s) {
     sessions_.erase(it);
@@ -329,45 +404,88 @@ void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, Sessi
                               {"adapter", s->adapter()},
                               {"detail", ending.detail}});
   // Work on the link and callers still waiting learn why, once the session is gone from the map.
-  for (auto& [id, w] : watchers) w(ending.link);
-  for (auto& [id, w] : waiters) {
-    w.timeout.cancel();
-    w.done(ending.waiters);
-  }
+  tell(d, ending);
   // Ephemeral sessions end at DISCONNECTED (session.proto).
   setState(*s, SessionState::kRemoved, ending.reason, ending.detail);
   SessionInfo removed = snapshot(*s);
+  if (s->info_.persistent) persistentChanged();
   if (s->linkRequested_ && ending.closeLink) {
-    // No orphaned links: ask BlueZ to close it (also cancels a pending connect and BlueZ's
-    // auto-connect, device-api.txt Disconnect). The slot stays taken until the link is down.
-    const std::uint64_t id = nextId_++;
-    Closing& c = closing_[id];
-    if (ending.linkDown) {
-      s->slot_.reset();
-    } else {
-      c.slot = std::move(s->slot_);
-    }
-    c.turn = std::move(turn);
-    c.removed = std::move(removed);
-    if (done) c.done.push_back(std::move(done));
-    auto finish = [this, id](bool replied) {
-      auto it = closing_.find(id);
-      if (it == closing_.end()) return;
-      if (replied) it->second.op.release();
-      auto callbacks = std::move(it->second.done);
-      SessionInfo info = std::move(it->second.removed);
-      closing_.erase(it);
-      for (auto& cb : callbacks) cb(info);
-    };
-    c.op = backend_.disconnect(s->adapter(), s->address(), [finish](absl::Status status) mutable {
-      if (!status.ok()) log::warn("session.disconnect_failed", {{"error", status}});
-      finish(true);
-    });
-    c.timeout = executor_.runAfter(kCloseTimeout, [finish]() mutable { finish(false); });
+    closeLink(s, std::move(d.turn), ending.linkDown, std::move(done), std::move(removed));
   } else {
     s->slot_.reset();
     if (done) done(removed);
   }
+}
+
+SessionManager::Detached SessionManager::detach(Session& s) {
+  s.ticket_ = ConnectScheduler::Ticket();
+  s.pending_.reset();
+  s.attemptTimer_.cancel();
+  s.leaseTimer_.cancel();
+  Detached d;
+  // A connect cancelled while in flight keeps the adapter's turn until BlueZ has let it go, so the
+  // next one does not meet InProgress.
+  d.turn = std::move(s.turn_);
+  d.watchers = std::move(s.linkWatchers_);
+  s.linkWatchers_.clear();
+  d.waiters = std::move(s.waiters_);
+  s.waiters_.clear();
+  s.info_.mtu = 0;
+  s.info_.connectTime.reset();
+  return d;
+}
+
+void SessionManager::tell(Detached& d, const Ending& ending) {
+  for (auto& [id, w] : d.watchers) w(ending.link);
+  for (auto& [id, w] : d.waiters) {
+    w.timeout.cancel();
+    w.done(ending.waiters);
+  }
+}
+
+void SessionManager::closeLink(const std::shared_ptr<Session>& s, ConnectScheduler::Turn turn,
+                               bool linkDown, SessionCallback done, SessionInfo removed) {
+  // No orphaned links: ask BlueZ to close it (also cancels a pending connect and BlueZ's
+  // auto-connect, device-api.txt Disconnect). The slot stays taken until the link is down.
+  const std::uint64_t id = nextId_++;
+  Closing& c = closing_[id];
+  c.address = s->address();
+  if (linkDown) {
+    s->slot_.reset();
+  } else {
+    c.slot = std::move(s->slot_);
+  }
+  c.turn = std::move(turn);
+  c.removed = std::move(removed);
+  if (done) c.done.push_back(std::move(done));
+  auto finish = [this, id](bool replied) {
+    auto it = closing_.find(id);
+    if (it == closing_.end()) return;
+    if (replied) it->second.op.release();
+    auto callbacks = std::move(it->second.done);
+    SessionInfo info = std::move(it->second.removed);
+    const Address address = it->second.address;
+    closing_.erase(it);
+    for (auto& cb : callbacks) cb(info);
+    // A persistent session whose backoff ended while its old link was closing goes now.
+    auto sit = sessions_.find(address);
+    if (sit != sessions_.end() && sit->second->requeueAfterClose_ && !closing(address)) {
+      sit->second->requeueAfterClose_ = false;
+      requeue(sit->second, SessionReason::kProgress);
+    }
+  };
+  c.op = backend_.disconnect(s->adapter(), s->address(), [finish](absl::Status status) mutable {
+    if (!status.ok()) log::warn("session.disconnect_failed", {{"error", status}});
+    finish(true);
+  });
+  c.timeout = executor_.runAfter(kCloseTimeout, [finish]() mutable { finish(false); });
+}
+
+bool SessionManager::closing(const Address& address) const {
+  for (const auto& [id, c] : closing_) {
+    if (c.address == address) return true;
+  }
+  return false;
 }
 
 void SessionManager::disconnect(const Address& address, SessionCallback done) {
@@ -463,7 +581,8 @@ std::uint16_t SessionManager::refreshMtu(Session& s) {
 }
 
 void SessionManager::armLease(const std::shared_ptr<Session>& s) {
-  if (!s->connected() || s->leaseHolds_ > 0 || s->ending_) return;
+  // Persistent sessions have no lease: they end only on Disconnect (session.proto).
+  if (!s->connected() || s->leaseHolds_ > 0 || s->ending_ || s->info_.persistent) return;
   const absl::Duration delay = s->lastUse_ + s->info_.idleTimeout - executor_.now();
   std::weak_ptr<Session> weak = s;
   s->leaseTimer_ = executor_.runAfter(delay, [this, weak] { leaseCheck(weak); });
@@ -473,7 +592,7 @@ void SessionManager::leaseCheck(const std::weak_ptr<Session>& weak) {
   auto s = weak.lock();
   if (!s) return;
   s->leaseTimer_ = Timer();
-  if (s->leaseHolds_ > 0 || !s->connected()) return;
+  if (s->leaseHolds_ > 0 || !s->connected() || s->info_.persistent) return;
   if (executor_.now() < s->lastUse_ + s->info_.idleTimeout) {
     armLease(s);
     return;
@@ -518,7 +637,7 @@ void SessionManager::emit(const Session& s, std::optional<SessionState> previous
 
 SessionInfo SessionManager::snapshot(const Session& s) const {
   SessionInfo info = s.info_;
-  if (s.connected() && s.leaseHolds_ == 0) info.leaseExpireTime = s.lastUse_ + info.idleTimeout;
+  if (s.connected() && s.leaseHolds_ == 0 && !info.persistent) info.leaseExpireTime = s.lastUse_ + info.idleTimeout;
   if (const DeviceInfo* d = backend_.device(s.adapter(), s.address()); d != nullptr) {
     info.name = d->advertisement.name;
   } else if (const ScanRecord* r = scanHub_.record(s.adapter(), s.address()); r != nullptr) {
@@ -549,7 +668,13 @@ void SessionManager::shutdown() {
   }
 }
 
+void SessionManager::onBackendUp() {
+  backendSynced_ = true;
+  resumeWaiting("");
+}
+
 void SessionManager::onBackendDown() {
+  backendSynced_ = false;
   const absl::Status down =
       err::make(err::Reason::kBluezUnavailable, "BlueZ left the D-Bus (bluetoothd stopped)");
   for (auto& s : sessionsOn("")) {
@@ -569,7 +694,10 @@ void SessionManager::onBackendDown() {
 }
 
 void SessionManager::onAdapterChanged(const AdapterInfo& adapter) {
-  if (adapter.powered) return;
+  if (adapter.powered) {
+    if (backendSynced_) resumeWaiting(adapter.name);
+    return;
+  }
   const absl::Status off = err::make(absl::StatusCode::kUnavailable, err::Reason::kAdapterOff,
                                      absl::StrCat("adapter ", adapter.name, " was powered off"),
                                      {{err::kMetaAdapter, adapter.name}});

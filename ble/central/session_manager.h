@@ -1,8 +1,9 @@
-// SessionManager: ephemeral sessions and their state machine
+// SessionManager: sessions and their state machine
 //   QUEUED → CONNECTING → RESOLVING_SERVICES → CONNECTED → DISCONNECTED (→ REMOVED),
 // leases (idle timeout, held by open streams), link-loss handling, and the events WatchSessions
 // streams. The ConnectScheduler decides when a queued session may connect; the backend opens the
-// link. Persistent sessions (next issue) add BACKING_OFF/GAVE_UP around the same machine.
+// link. Persistent sessions go DISCONNECTED → BACKING_OFF → QUEUED … instead of REMOVED, by their
+// policy (PolicyStore); that half of the machine is in session_reconnect.cc.
 //
 // Loop thread only. Callbacks may run before the call that takes them returns (for answers known
 // at once) or on a later turn.
@@ -13,10 +14,16 @@
 #include <memory>
 #include <vector>
 
+#include <functional>
+#include <string>
+
 #include "absl/container/flat_hash_map.h"
+#include "absl/random/random.h"
 #include "absl/status/statusor.h"
 #include "ble/central/connect_scheduler.h"
 #include "ble/central/handle.h"
+#include "ble/central/policy_store.h"
+#include "ble/central/reconnect_policy.h"
 #include "ble/central/session.h"
 #include "ble/central_backend.h"
 #include "ble/executor.h"
@@ -56,7 +63,7 @@ class SessionManager {
   using WatcherHandle = OwnedHandle<SessionManager, std::uint64_t, &SessionManager::unwatch>;
 
   SessionManager(Executor& executor, CentralBackend& backend, ConnectScheduler& scheduler,
-                 const ScanHub& scanHub, Metrics& metrics);
+                 const ScanHub& scanHub, const PolicyStore& policies, Metrics& metrics);
   ~SessionManager();
   SessionManager(const SessionManager&) = delete;
   SessionManager& operator=(const SessionManager&) = delete;
@@ -70,6 +77,21 @@ class SessionManager {
   std::vector<SessionInfo> list() const;  // ordered by address
   WatcherHandle watch(SessionWatcher* watcher);
   std::size_t sessionCount() const { return sessions_.size(); }
+
+  // What the gateway knows of a device for choosing its policy: its latest advertisement on any
+  // adapter and its session's labels.
+  DeviceFacts deviceFacts(const Address& address) const;
+  // The reconnect settings a session's next attempt uses (its policy's, else the defaults).
+  ReconnectSettings settingsFor(const Address& address) const;
+  // Policies changed: sessions pick up their policy's name and priority again.
+  void onPoliciesChanged();
+  // Told when the set of persistent sessions, or what is saved of one, changes (the state file).
+  void onPersistentChange(std::function<void()> listener) {
+    persistentListeners_.push_back(std::move(listener));
+  }
+  // Persistent sessions waiting for an adapter (WAITING_FOR_ADAPTER) queue again: `adapter` was
+  // powered, or (empty) BlueZ came back.
+  void resumeWaiting(const std::string& adapter);
 
   // For GATT calls: the CONNECTED session for `address`, its lease renewed. Errors: NOT_FOUND
   // (DEVICE_NOT_FOUND), FAILED_PRECONDITION (NOT_CONNECTED).
@@ -86,6 +108,8 @@ class SessionManager {
   void shutdown();
 
   // From the backend listener (Central).
+  // BlueZ is up and every adapter reported: persistent sessions waiting for it queue again.
+  void onBackendUp();
   void onBackendDown();
   void onAdapterChanged(const AdapterInfo& adapter);
   void onAdapterRemoved(const std::string& adapter);
@@ -100,9 +124,11 @@ class SessionManager {
     absl::Status link;     // for work running on the link
     bool closeLink = true;  // ask BlueZ to disconnect (not when BlueZ or the adapter is gone)
     bool linkDown = false;  // the link is already gone: its slot is free at once
+    bool remove = false;    // a persistent session ends too (give-up action REMOVE)
   };
   // A link being closed after its session ended; keeps the slot until BlueZ says it is down.
   struct Closing {
+    Address address;
     Operation op;
     ConnectScheduler::Slot slot;
     ConnectScheduler::Turn turn;  // held while a cancelled connect is being torn down
@@ -111,7 +137,28 @@ class SessionManager {
     Timer timeout;
   };
 
-  absl::StatusOr<std::string> chooseAdapter(const ConnectOptions& options) const;
+  // What an ending attempt or link leaves to be told or released.
+  struct Detached {
+    ConnectScheduler::Turn turn;
+    std::map<std::uint64_t, absl::AnyInvocable<void(const absl::Status&)>> watchers;
+    std::map<std::uint64_t, Session::Waiter> waiters;
+  };
+  Detached detach(Session& s);
+  void tell(Detached& d, const Ending& ending);
+  absl::StatusOr<std::string> chooseAdapter(const std::string& requested,
+                                            const Address& address) const;
+  void armAttempt(const std::shared_ptr<Session>& s, absl::Duration timeout);
+  void closeLink(const std::shared_ptr<Session>& s, ConnectScheduler::Turn turn, bool linkDown,
+                 SessionCallback done, SessionInfo removed);
+  bool closing(const Address& address) const;
+  // Persistent sessions (session_reconnect.cc).
+  void retreat(const std::shared_ptr<Session>& s, Ending ending);
+  void planNext(const std::shared_ptr<Session>& s);
+  void requeue(const std::shared_ptr<Session>& s, SessionReason reason);
+  void giveUp(const std::shared_ptr<Session>& s, const ReconnectSettings& settings);
+  void rebalance(const std::string& adapter);
+  void refreshPolicy(Session& s);
+  void persistentChanged();
   void addWaiter(Session& s, SessionCallback done, absl::Duration timeout);
   void granted(const std::shared_ptr<Session>& s, ConnectScheduler::Grant grant);
   void linkUp(const std::shared_ptr<Session>& s);
@@ -132,12 +179,18 @@ class SessionManager {
   CentralBackend& backend_;
   ConnectScheduler& scheduler_;
   const ScanHub& scanHub_;
+  const PolicyStore& policies_;
   Metrics& metrics_;
+  absl::BitGen random_;  // backoff jitter
+  std::vector<std::function<void()>> persistentListeners_;
   absl::flat_hash_map<Address, std::shared_ptr<Session>> sessions_;
   std::map<std::uint64_t, SessionWatcher*> watchers_;
   std::map<std::uint64_t, Closing> closing_;
   std::uint64_t nextId_ = 1;
   bool shuttingDown_ = false;
+  // Between onBackendDown and onBackendUp adapters are still being reported one by one: sessions
+  // wait for all of them, or they would all be placed on the first.
+  bool backendSynced_ = false;
 };
 
 }  // namespace gattway

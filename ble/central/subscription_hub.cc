@@ -11,9 +11,12 @@ namespace gattway {
 
 SubscriptionHub::SubscriptionHub(Executor& executor, CentralBackend& backend,
                                  SessionManager& sessions, Metrics& metrics)
-    : executor_(executor), backend_(backend), sessions_(sessions), metrics_(metrics) {}
+    : executor_(executor), backend_(backend), sessions_(sessions), metrics_(metrics) {
+  watch_ = sessions_.watch(this);
+}
 
 SubscriptionHub::~SubscriptionHub() {
+  watch_.reset();
   notify_.clear();
   subscribers_.clear();
   cleanup_.clear();
@@ -121,7 +124,7 @@ absl::StatusOr<SubscriptionHub::Handle> SubscriptionHub::subscribe(const Subscri
     ns.timeout = o.timeout;
     ns.subscribers.push_back(s);
     ns.linkWatch = sessions_.watchLink(*session, [this, key](const absl::Status& status) {
-      endAll(key, status, true);
+      linkEnded(key, status);
     });
     start(ns);
   } else {
@@ -162,6 +165,8 @@ void SubscriptionHub::started(const Key& key, const absl::Status& status) {
     stop(ns);
     return;
   }
+  const bool resumed = ns.resuming;
+  ns.resuming = false;
   log::debug("gatt.notify_started", {{"address", key.address.toString()}, {"handle", key.handle}});
   const SubscriptionStarted info{ns.method, key.handle, ns.indicate};
   const std::vector<Subscriber*> subs = ns.subscribers;
@@ -169,7 +174,12 @@ void SubscriptionHub::started(const Key& key, const absl::Status& status) {
   for (Subscriber* s : subs) ids.push_back(s->id);
   for (auto id : ids) {
     auto sit = subscribers_.find(id);
-    if (sit != subscribers_.end()) sit->second->sink->onSubscribed(info);
+    if (sit == subscribers_.end()) continue;
+    if (resumed) {
+      sit->second->sink->onResumed(info, executor_.now() - ns.interruptedAt);
+    } else {
+      sit->second->sink->onSubscribed(info);
+    }
   }
 }
 
@@ -221,6 +231,8 @@ void SubscriptionHub::unsubscribe(const std::uint64_t& id) {
                                      [](const Subscriber* x) { return x != nullptr; });
     // The last one to leave stops it (gatt.proto, Subscribe). A start in flight finishes first.
     if (!anyLeft && ns.state == State::kActive) stop(ns);
+    // Interrupted: nothing is held in BlueZ any more (linkEnded released it).
+    if (!anyLeft && ns.state == State::kInterrupted) notify_.erase(nit);
   }
   subscribers_.erase(it);  // releases the lease hold
 }
@@ -238,18 +250,8 @@ void SubscriptionHub::endAll(const Key& key, const absl::Status& status, bool st
   if (it == notify_.end()) return;
   std::unique_ptr<NotifySession> ns = std::move(it->second);
   notify_.erase(it);
-  if (stopNotify && ns->state != State::kStopping) {
-    // BlueZ keeps a notify session across a disconnect to restore it on the next link; the
-    // session that wanted it is gone, so release it.
-    const std::uint64_t cid = nextId_++;
-    ns->op.reset();
-    cleanup_[cid] = backend_.stopNotify(ns->adapter, key.address, key.handle,
-                                        [this, cid](absl::Status) {
-                                          auto c = cleanup_.find(cid);
-                                          if (c == cleanup_.end()) return;
-                                          c->second.release();
-                                          cleanup_.erase(c);
-                                        });
+  if (stopNotify && ns->state != State::kStopping && ns->state != State::kInterrupted) {
+    releaseInBluez(*ns);
   }
   std::vector<std::uint64_t> ids;
   for (const Subscriber* s : ns->subscribers) {
@@ -257,6 +259,89 @@ void SubscriptionHub::endAll(const Key& key, const absl::Status& status, bool st
   }
   ns.reset();
   for (auto id : ids) end(id, status);
+}
+
+void SubscriptionHub::releaseInBluez(NotifySession& ns) {
+  // BlueZ keeps a notify session across a disconnect to restore it on the next link; the
+  // gateway releases it and, for a persistent session, asks afresh on the next link, so it
+  // knows when notifications are really on again.
+  const std::uint64_t cid = nextId_++;
+  ns.op.reset();
+  cleanup_[cid] = backend_.stopNotify(ns.adapter, ns.key.address, ns.key.handle,
+                                      [this, cid](absl::Status) {
+                                        auto c = cleanup_.find(cid);
+                                        if (c == cleanup_.end()) return;
+                                        c->second.release();
+                                        cleanup_.erase(c);
+                                      });
+}
+
+void SubscriptionHub::linkEnded(const Key& key, const absl::Status& status) {
+  auto session = sessions_.get(key.address);
+  // An ephemeral session ended with its link; a removed persistent one is gone from the map.
+  if (!session.ok() || !session->persistent) {
+    endAll(key, status, true);
+    return;
+  }
+  auto it = notify_.find(key);
+  if (it == notify_.end()) return;
+  NotifySession& ns = *it->second;
+  std::erase(ns.subscribers, nullptr);
+  if (ns.subscribers.empty() || ns.state == State::kStopping) {
+    releaseInBluez(ns);
+    notify_.erase(it);
+    return;
+  }
+  releaseInBluez(ns);
+  ns.linkWatch = SessionManager::LinkWatch();
+  ns.state = State::kInterrupted;
+  ns.resuming = false;
+  ns.interruptedAt = executor_.now();
+  log::info("gatt.subscription_interrupted",
+            {{"address", key.address.toString()}, {"handle", key.handle}});
+  std::vector<std::uint64_t> ids;
+  for (const Subscriber* s : ns.subscribers) ids.push_back(s->id);
+  for (auto id : ids) {
+    auto sit = subscribers_.find(id);
+    if (sit != subscribers_.end()) sit->second->sink->onInterrupted(status);
+  }
+}
+
+void SubscriptionHub::resume(NotifySession& ns) {
+  auto session = sessions_.use(ns.key.address);
+  if (!session.ok()) return;
+  ns.adapter = (*session)->adapter();
+  const Key key = ns.key;
+  ns.linkWatch = sessions_.watchLink(*session, [this, key](const absl::Status& status) {
+    linkEnded(key, status);
+  });
+  ns.resuming = true;
+  start(ns);
+}
+
+void SubscriptionHub::onSessionEvent(const SessionEvent& event) {
+  const SessionState state = event.session.state;
+  if (state != SessionState::kConnected && state != SessionState::kRemoved) return;
+  std::vector<Key> keys;
+  for (const auto& [key, ns] : notify_) {
+    if (key.address == event.session.address && ns->state == State::kInterrupted) {
+      keys.push_back(key);
+    }
+  }
+  for (const Key& key : keys) {
+    auto it = notify_.find(key);
+    if (it == notify_.end()) continue;
+    if (state == SessionState::kConnected) {
+      resume(*it->second);
+    } else {
+      const std::string a = key.address.toString();
+      endAll(key,
+             err::make(err::Reason::kSessionEnded,
+                       absl::StrCat("the session to ", a, " ended (", event.session.detail, ")"),
+                       {{err::kMetaAddress, a}}),
+             false);
+    }
+  }
 }
 
 void SubscriptionHub::onNotification(const std::string& adapter, const Address& address,

@@ -1,7 +1,9 @@
 // SubscriptionHub: one BlueZ notify session per (device, characteristic), shared by every stream
 // that subscribes to it. The first subscriber starts it (StartNotify, or AcquireNotify on
 // request), later ones join, the last one to leave stops it. Each value BlueZ delivers is handed
-// to every subscriber of that characteristic; a dropped link ends them all.
+// to every subscriber of that characteristic. A dropped link ends them all, unless the session is
+// persistent: then they are interrupted, and resumed (notifications enabled again) when the
+// session is CONNECTED again.
 //
 // Loop thread only.
 #pragma once
@@ -43,6 +45,13 @@ class NotificationSink {
   // The subscription ended by itself: enabling failed, the link dropped, the session ended or the
   // gateway is shutting down. No call follows.
   virtual void onSubscriptionEnded(const absl::Status& status) = 0;
+  // Persistent sessions: the link dropped (`why`); values stop until onResumed.
+  virtual void onInterrupted(const absl::Status& why) { (void)why; }
+  // The link is back and notifications are on again, after `interruption`.
+  virtual void onResumed(const SubscriptionStarted& started, absl::Duration interruption) {
+    (void)started;
+    (void)interruption;
+  }
 };
 
 struct SubscribeOptions {
@@ -53,7 +62,7 @@ struct SubscribeOptions {
   absl::Duration timeout = absl::Seconds(10);  // bounds enabling notifications
 };
 
-class SubscriptionHub {
+class SubscriptionHub final : public SessionWatcher {
   void unsubscribe(const std::uint64_t& id);
 
  public:
@@ -65,7 +74,7 @@ class SubscriptionHub {
 
   SubscriptionHub(Executor& executor, CentralBackend& backend, SessionManager& sessions,
                   Metrics& metrics);
-  ~SubscriptionHub();
+  ~SubscriptionHub() override;
   SubscriptionHub(const SubscriptionHub&) = delete;
   SubscriptionHub& operator=(const SubscriptionHub&) = delete;
 
@@ -84,6 +93,10 @@ class SubscriptionHub {
   std::size_t subscriberCount() const { return subscribers_.size(); }
   std::size_t notifySessionCount() const { return notify_.size(); }
 
+  // SessionWatcher: resumes interrupted subscriptions when their session is CONNECTED again, and
+  // ends them when it is removed.
+  void onSessionEvent(const SessionEvent& event) override;
+
  private:
   struct Key {
     Address address;
@@ -100,7 +113,7 @@ class SubscriptionHub {
     NotificationSink* sink = nullptr;
     SessionManager::LeaseHold lease;
   };
-  enum class State : std::uint8_t { kStarting, kActive, kStopping };
+  enum class State : std::uint8_t { kStarting, kActive, kStopping, kInterrupted };
   struct NotifySession {
     std::string adapter;
     Key key;
@@ -109,6 +122,8 @@ class SubscriptionHub {
     State state = State::kStarting;
     absl::Duration timeout;
     absl::Time startedAt;
+    absl::Time interruptedAt;
+    bool resuming = false;
     std::vector<Subscriber*> subscribers;  // join order; null while dispatching = left
     Operation op;
     SessionManager::LinkWatch linkWatch;
@@ -120,6 +135,9 @@ class SubscriptionHub {
   void stop(NotifySession& ns);
   void stopped(const Key& key);
   void endAll(const Key& key, const absl::Status& status, bool stopNotify);
+  void linkEnded(const Key& key, const absl::Status& status);
+  void releaseInBluez(NotifySession& ns);
+  void resume(NotifySession& ns);
   void end(std::uint64_t id, const absl::Status& status);
   std::size_t countFor(const Address& address) const;
 
@@ -132,6 +150,7 @@ class SubscriptionHub {
   // StopNotify calls sent after a link drop, kept until BlueZ answers.
   std::map<std::uint64_t, Operation> cleanup_;
   std::uint64_t nextId_ = 1;
+  SessionManager::WatcherHandle watch_;
 };
 
 using Subscription = SubscriptionHub::Handle;

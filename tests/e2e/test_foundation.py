@@ -56,7 +56,9 @@ def test_reflection_describes_the_health_service(channel):
 def test_an_unbuilt_rpc_answers_unimplemented_saying_so(channel):
     stub = session_pb2_grpc.SessionServiceStub(channel)
     with pytest.raises(grpc.RpcError) as caught:
-        stub.CreatePolicy(session_pb2.CreatePolicyRequest(), timeout=5)
+        policy = session_pb2.Policy(name="kept")
+        policy.subscriptions.add().characteristic.characteristic_uuid = "2A37"
+        stub.CreatePolicy(session_pb2.CreatePolicyRequest(policy=policy), timeout=5)
     e = caught.value
     assert e.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "not built yet" in e.details()

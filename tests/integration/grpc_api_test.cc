@@ -59,11 +59,15 @@ TEST_F(AGateway, ReportsHealthServingForItselfAndEveryService) {
 TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
   auto stub = v1::SessionService::NewStub(channel());
   grpc::ClientContext ctx;
+  v1::CreatePolicyRequest request;
+  request.mutable_policy()->set_name("kept");
+  request.mutable_policy()->add_subscriptions()->mutable_characteristic()->set_characteristic_uuid(
+      "2A37");
   v1::CreatePolicyResponse response;
-  const grpc::Status s = stub->CreatePolicy(withDeadline(&ctx), v1::CreatePolicyRequest(), &response);
+  const grpc::Status s = stub->CreatePolicy(withDeadline(&ctx), request, &response);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("SessionService.CreatePolicy is not built yet"), std::string::npos)
-      << s.error_message();
+  EXPECT_NE(s.error_message().find("policy.subscriptions"), std::string::npos) << s.error_message();
+  EXPECT_NE(s.error_message().find("is not built yet"), std::string::npos) << s.error_message();
   google::rpc::Status rich;
   ASSERT_TRUE(rich.ParseFromString(s.error_details()));
   google::rpc::ErrorInfo info;

@@ -185,19 +185,16 @@ TEST_F(ASessionRpc, IsRefusedWhenEverySlotIsTakenUnlessTheCallerWaits) {
   EXPECT_TRUE(waited.ok()) << waited.error_message();
 }
 
-TEST_F(ASessionRpc, AnswersUnimplementedForWhatTheNextIssueBuilds) {
+TEST_F(ASessionRpc, OpensAPersistentSessionWhenAsked) {
   grpc::ClientContext ctx;
   v1::ConnectRequest request;
   request.set_address(kDevice);
   request.set_persistent(true);
   v1::ConnectResponse response;
   auto s = sessions->Connect(&ctx, request, &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_EQ(errorInfo(s).reason(), "NOT_BUILT_YET");
-  grpc::ClientContext ctx2;
-  v1::ListPoliciesResponse policies;
-  EXPECT_EQ(sessions->ListPolicies(&ctx2, v1::ListPoliciesRequest(), &policies).error_code(),
-            grpc::StatusCode::UNIMPLEMENTED);
+  ASSERT_TRUE(s.ok()) << s.error_message();
+  EXPECT_TRUE(response.session().persistent());
+  EXPECT_FALSE(response.session().has_lease_expire_time());
 }
 
 class AnAdapterRpc : public FakeGatewayTest {};

@@ -32,6 +32,24 @@ inline AttributeQuery handleRef(std::uint16_t handle) {
   return q;
 }
 
+// Every session event, in order.
+struct SessionEventLog : SessionWatcher {
+  void onSessionEvent(const SessionEvent& e) override { events.push_back(e); }
+  std::vector<SessionState> states() const {
+    std::vector<SessionState> out;
+    for (const auto& e : events) out.push_back(e.session.state);
+    return out;
+  }
+  // The latest event into `state`, or null.
+  const SessionEvent* last(SessionState state) const {
+    for (auto it = events.rbegin(); it != events.rend(); ++it) {
+      if (it->session.state == state) return &*it;
+    }
+    return nullptr;
+  }
+  std::vector<SessionEvent> events;
+};
+
 class CentralTest : public ::testing::Test {
  protected:
   static constexpr const char* kDevice = "AA:BB:CC:DD:EE:01";

@@ -22,6 +22,7 @@ class FakeGatewayTest : public ::testing::Test, public CentralClients {
   void SetUp() override {
     server::GatewayOptions options;
     options.grpcAddress = "127.0.0.1:0";
+    configure(options);
     gateway = std::make_unique<server::Gateway>(options, [this](Executor& loop) {
       auto backend = std::make_unique<FakeCentralBackend>(loop);
       backend->addAdapter("hci0");
@@ -38,6 +39,9 @@ class FakeGatewayTest : public ::testing::Test, public CentralClients {
     gateway.reset();
     fake = nullptr;
   }
+
+  // A fixture's own options (a state directory, a config file).
+  virtual void configure(server::GatewayOptions& options) { (void)options; }
 
   // Runs `fn` on the gateway's loop thread (where the fake lives) and waits.
   void onLoop(std::function<void()> fn) { gateway->runOnLoop(std::move(fn)); }

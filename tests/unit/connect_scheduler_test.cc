@@ -118,5 +118,50 @@ TEST_F(AConnectScheduler, PublishesSlotsPerAdapter) {
   EXPECT_TRUE(slots["hci0"].powered);
 }
 
+TEST_F(AConnectScheduler, GrantsHigherPriorityFirstThenTheOldest) {
+  scheduler.hold("hci0", absl::Seconds(1));  // let the whole queue gather
+  auto a = ask(1, 0);
+  auto b = ask(2, 50);
+  auto c = ask(3, -10);
+  auto d = ask(4, 50);
+  clock.advance(absl::Seconds(1));
+  for (int i = 0; i < 4; ++i) {
+    grants.back().turn.reset();
+    clock.runUntilIdle();
+  }
+  EXPECT_EQ(granted, (std::vector<int>{2, 4, 1, 3}));
+}
+
+TEST_F(AConnectScheduler, LetsALongWaiterOvertakeFreshHigherPriorityRequests) {
+  // No starvation: a request at -100 that has waited 201 aging steps beats a new one at 100.
+  auto first = ask(0, 0);
+  clock.runUntilIdle();
+  ASSERT_EQ(granted, std::vector<int>{0});
+  auto low = ask(1, -100);
+  clock.advance(ConnectScheduler::kAgingStep * 201);
+  auto high = ask(2, 100);
+  grants.back().turn.reset();
+  clock.runUntilIdle();
+  EXPECT_EQ(granted, (std::vector<int>{0, 1}));
+}
+
+TEST_F(AConnectScheduler, GrantsNothingWhileHeldAndKeepsOneConnectInFlight) {
+  scheduler.hold("hci0", absl::Milliseconds(500));
+  std::vector<ConnectScheduler::Ticket> tickets;
+  for (int i = 0; i < 20; ++i) tickets.push_back(ask(i, i % 3));
+  clock.advance(absl::Milliseconds(499));
+  EXPECT_TRUE(granted.empty());
+  clock.advance(absl::Milliseconds(1));
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(granted.size(), static_cast<std::size_t>(std::min(i + 1, 7)));
+    if (granted.size() == 7) break;
+    grants.back().turn.reset();
+    clock.runUntilIdle();
+  }
+  EXPECT_EQ(scheduler.maxInFlight(), 1u);
+  // Priority 2 first: tags 2, 5, 8, 11, 14, 17, then priority 1.
+  EXPECT_EQ(granted, (std::vector<int>{2, 5, 8, 11, 14, 17, 1}));
+}
+
 }  // namespace
 }  // namespace gattway::testing

@@ -9,15 +9,7 @@ namespace {
 
 using Op = FakeCentralBackend::Op;
 
-struct EventLog : SessionWatcher {
-  void onSessionEvent(const SessionEvent& e) override { events.push_back(e); }
-  std::vector<SessionState> states() const {
-    std::vector<SessionState> out;
-    for (const auto& e : events) out.push_back(e.session.state);
-    return out;
-  }
-  std::vector<SessionEvent> events;
-};
+using EventLog = SessionEventLog;
 
 class ASession : public CentralTest {
  protected:

@@ -128,7 +128,10 @@ TEST(Validation, NamesTheFieldOfEveryBadConnectInput) {
   EXPECT_EQ(interval.code(), absl::StatusCode::kFailedPrecondition);
   auto persistent =
       check<v1::ConnectRequest>(connectRequest, [](auto& r) { r.set_persistent(true); }, base);
-  EXPECT_EQ(persistent.code(), absl::StatusCode::kUnimplemented);
+  EXPECT_TRUE(persistent.ok()) << persistent;
+  auto longPolicy = check<v1::ConnectRequest>(
+      connectRequest, [](auto& r) { r.set_policy(std::string(64, 'p')); }, base);
+  EXPECT_EQ(fieldOf(longPolicy), "policy") << longPolicy;
 }
 
 TEST(Validation, NamesTheFieldOfEveryBadGattInput) {
