@@ -28,6 +28,14 @@ inline absl::Status adapterOff(const std::string& adapter) {
                    {{err::kMetaAdapter, adapter}});
 }
 
+// `field`: where the caller named it ("policy", "name").
+inline absl::Status policyNotFound(const std::string& name, const std::string& field = "name") {
+  return err::make(err::Reason::kPolicyNotFound,
+                   absl::StrCat(field, ": no policy named \"", name,
+                                "\"; SessionService.ListPolicies lists them"),
+                   {{"policy", name}});
+}
+
 // `code`: FAILED_PRECONDITION to a request, UNAVAILABLE to a stream that cannot go on.
 inline absl::Status noAdapterPowered(absl::StatusCode code) {
   return err::make(code, err::Reason::kAdapterOff, "no adapter is powered");

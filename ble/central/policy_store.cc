@@ -1,13 +1,14 @@
 #include "ble/central/policy_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "ble/central/central_errors.h"
 #include "ble/error.h"
 
 namespace gattway {
 namespace {
 
 absl::Status notFound(absl::string_view name) {
-  return absl::NotFoundError(absl::StrCat("no policy named \"", name, "\""));
+  return central_errors::policyNotFound(std::string(name));
 }
 
 }  // namespace
@@ -15,8 +16,9 @@ absl::Status notFound(absl::string_view name) {
 absl::StatusOr<ReconnectPolicy> PolicyStore::create(ReconnectPolicy p, absl::Time now) {
   if (auto s = validatePolicy(p); !s.ok()) return s;
   if (policies_.count(p.name) != 0) {
-    return absl::AlreadyExistsError(absl::StrCat("policy \"", p.name,
-                                                 "\" already exists; use UpdatePolicy"));
+    return err::make(err::Reason::kPolicyExists,
+                     absl::StrCat("policy \"", p.name, "\" already exists; use UpdatePolicy"),
+                     {{"policy", p.name}});
   }
   if (policies_.size() >= kMaxPolicies) {
     return err::make(err::Reason::kLimitExceeded,

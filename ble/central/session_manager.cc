@@ -140,7 +140,7 @@ void SessionManager::connect(ConnectOptions o, SessionCallback done) {
     return;
   }
   if (!o.policy.empty() && policies_.find(o.policy) == nullptr) {
-    done(absl::NotFoundError(absl::StrCat("policy: no policy named \"", o.policy, "\"")));
+    done(central_errors::policyNotFound(o.policy, "policy"));
     return;
   }
   if (auto it = sessions_.find(o.address); it != sessions_.end()) {

@@ -216,17 +216,31 @@ def test_metrics_prints_figures_by_name(gw):
     assert "gatt" in json.loads(ok(gw, "metrics", "--json"))
 
 
-def test_policy_commands_report_the_gateway_error_clearly(gw, tmp_path):
-    # The policy RPCs are not built yet on this gateway: the CLI must say so, not crash.
+def test_policy_commands_create_get_list_resolve_update_and_delete(gw, tmp_path):
     policy = tmp_path / "hrm.yaml"
-    policy.write_text("name: hrm\npriority: 5\nselector:\n  service_uuids: [\"180D\"]\n"
+    policy.write_text("name: cli-hrm\npriority: 5\nselector:\n  addresses: [\"" + HRM + "\"]\n"
                       "reconnect:\n  initial_backoff: 2s\n")
-    for args in (["list"], ["get", "hrm"], ["create", str(policy)], ["update", str(policy)],
-                 ["delete", "hrm"], ["resolve", HRM]):
-        done = cli(gw, "policy", *args)
-        assert done.returncode == 1, (args, done)
-        assert done.stderr.startswith("error: UNIMPLEMENTED: "), (args, done.stderr)
-        assert "reason: NOT_BUILT_YET" in done.stderr, (args, done.stderr)
+    done = cli(gw, "policy", "create", str(policy))
+    assert done.returncode == 0, done
+    assert '"name": "cli-hrm"' in done.stdout and '"priority": 5' in done.stdout, done.stdout
+    done = cli(gw, "policy", "create", str(policy))  # twice: the gateway's error, explained
+    assert done.returncode == 1 and done.stderr.startswith("error: ALREADY_EXISTS: "), done
+    assert "reason: POLICY_EXISTS" in done.stderr, done.stderr
+    done = cli(gw, "policy", "list")
+    assert done.returncode == 0 and "cli-hrm" in done.stdout and "PRIORITY" in done.stdout, done
+    done = cli(gw, "--json", "policy", "get", "cli-hrm")
+    assert done.returncode == 0 and json.loads(done.stdout)["priority"] == 5, done
+    done = cli(gw, "policy", "resolve", HRM)
+    assert done.returncode == 0 and done.stdout.startswith("policy: cli-hrm\n"), done.stdout
+    assert "CANDIDATE" in done.stdout, done.stdout
+    policy.write_text(policy.read_text().replace("priority: 5", "priority: 9"))
+    done = cli(gw, "policy", "update", str(policy))
+    assert done.returncode == 0 and '"priority": 9' in done.stdout, done
+    done = cli(gw, "policy", "delete", "cli-hrm")
+    assert done.returncode == 0 and "deleted policy cli-hrm" in done.stdout, done
+    done = cli(gw, "policy", "get", "cli-hrm")
+    assert done.returncode == 1 and done.stderr.startswith("error: NOT_FOUND: "), done
+    assert "reason: POLICY_NOT_FOUND" in done.stderr, done.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: hrm\ncolour: red\n")
     done = cli(gw, "policy", "create", str(bad))
