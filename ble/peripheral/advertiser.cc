@@ -21,9 +21,11 @@ void Advertiser::start(const std::string& adapter, AdvertisementSpec spec,
   a.adapter = adapter;
   a.spec = std::move(spec);
   a.startDone = std::move(done);
+  a.registering = true;
   a.op = backend_.registerAdvertisement(adapter, a.spec, [this, id](absl::Status s) {
     auto it = adverts_.find(id);
     if (it == adverts_.end()) return;
+    it->second.registering = false;
     auto startDone = std::move(it->second.startDone);
     it->second.startDone = nullptr;
     if (!s.ok()) {
@@ -83,6 +85,7 @@ void Advertiser::onReleased(const std::string& id) {
 void Advertiser::onBackendDown() {
   for (auto& [id, a] : adverts_) {
     a.active = false;
+    a.registering = false;
     a.op.reset();
   }
 }
@@ -92,9 +95,25 @@ void Advertiser::onBackendUp() {
   for (const std::string& id : ids) registerAgain(id);
 }
 
+void Advertiser::onAdapterUp(const std::string& adapter) {
+  std::vector<std::string> ids;
+  for (const auto& [id, a] : adverts_) {
+    if (a.adapter == adapter) ids.push_back(id);
+  }
+  for (const std::string& id : ids) registerAgain(id);
+}
+
 void Advertiser::registerAgain(const std::string& id) {
   auto it = adverts_.find(id);
-  if (it == adverts_.end() || it->second.active) return;
+  if (it == adverts_.end() || it->second.active || it->second.registering) return;
+  // A restarted bluetoothd takes its name before its adapters appear (it reads the controller
+  // list from the kernel afterwards): an advertisement waits for its adapter rather than fail.
+  const auto adapters = backend_.adapters();
+  const bool present = std::any_of(adapters.begin(), adapters.end(), [&](const auto& a) {
+    return a.name == it->second.adapter && a.advertisingManager;
+  });
+  if (!present) return;
+  it->second.registering = true;
   if (it->second.expire) {
     // BlueZ's own Timeout counts from registration: give it what is left.
     it->second.spec.timeout = std::max(absl::Seconds(1), *it->second.expire - loop_.now());
@@ -103,6 +122,7 @@ void Advertiser::registerAgain(const std::string& id) {
       it->second.adapter, it->second.spec, [this, id](absl::Status s) {
         auto found = adverts_.find(id);
         if (found == adverts_.end()) return;
+        found->second.registering = false;
         if (!s.ok()) {
           log::warn("peripheral.advertising_lost", {{"id", id}, {"error", s}});
           ended(id, absl::StrCat("BlueZ restarted and refused it again: ", s.message()));

@@ -34,6 +34,8 @@ class Advertiser {
   void onReleased(const std::string& id);
   void onBackendDown();
   void onBackendUp();
+  // `adapter` appeared (or changed) with an LEAdvertisingManager1: what waits for it registers.
+  void onAdapterUp(const std::string& adapter);
   // Gateway shutdown: unregister everything without waiting.
   void stopAll();
 
@@ -43,7 +45,8 @@ class Advertiser {
   struct Advert {
     std::string adapter;
     AdvertisementSpec spec;
-    bool active = false;  // registered with BlueZ
+    bool active = false;       // registered with BlueZ
+    bool registering = false;  // (registered again,) BlueZ has not answered yet
     std::optional<absl::Time> expire;
     Callback<absl::StatusOr<AdvertisingStarted>> startDone;  // until BlueZ answers the first time
     Operation op;

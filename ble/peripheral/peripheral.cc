@@ -154,6 +154,13 @@ void Peripheral::doRegister(std::unique_ptr<HostedDatabase> db, std::string adap
 
 void Peripheral::registerAgain() {
   if (!db_ || dbState_ != DbState::kWaitingForBluez) return;
+  // A restarted bluetoothd takes its name before its adapters appear: wait for ours
+  // (onAdapterChanged) rather than fail.
+  const auto adapters = backend_.adapters();
+  if (std::none_of(adapters.begin(), adapters.end(),
+                   [&](const auto& a) { return a.name == adapter_ && a.gattManager; })) {
+    return;
+  }
   dbState_ = DbState::kRegistering;
   dbOp_ = backend_.registerApplication(
       adapter_, db_->spec(), [this](absl::StatusOr<ExportedPaths> paths) {
@@ -457,7 +464,11 @@ void Peripheral::onBackendDown() {
   for (const Address& a : gone) centralGone(a);
 }
 
-void Peripheral::onAdapterChanged(const PeripheralAdapterInfo&) {}
+void Peripheral::onAdapterChanged(const PeripheralAdapterInfo& adapter) {
+  if (adapter.name != adapter_) return;
+  registerAgain();
+  advertiser_.onAdapterUp(adapter.name);
+}
 
 void Peripheral::onAdapterRemoved(const std::string& adapter) {
   if (adapter != adapter_) return;

@@ -478,5 +478,27 @@ TEST_F(ALoopback, ConnectsReadsAndSubscribesToItsOwnHostedPeripheral) {
   wc.TryCancel();
 }
 
+TEST_F(ALoopback, PutsTheAdvertisementBackOnTheAirAfterABluetoothdRestart) {
+  v1::StartAdvertisingRequest a;
+  a.set_local_name("env");
+  host(onHci1(), a);
+  ASSERT_TRUE(scanFor("env").has_value());
+  grpc::ClientContext wc;
+  auto watch = stub_->WatchPeripheral(deadline(&wc, 20), v1::WatchPeripheralRequest());
+  watch->WaitForInitialMetadata();
+  onLoop([&] { sim_->restartBluetoothd(absl::Milliseconds(100)); });
+  // The hosted device leaves the air with bluetoothd, and comes back when the gateway has
+  // registered its database and advertisement again.
+  ASSERT_TRUE(waitFor(*watch, v1::PERIPHERAL_EVENT_TYPE_ADVERTISING_STARTED));
+  std::optional<v1::ScanResult> again;
+  for (int i = 0; i < 20 && !again; ++i) {  // until the central is back too
+    again = scanFor("env");
+    if (!again) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->address(), peripheralAddress_);
+  wc.TryCancel();
+}
+
 }  // namespace
 }  // namespace gattway::testing
