@@ -39,6 +39,7 @@ class WatchStream final
       }
     }
     watch_ = ctx_.central.sessions().watch(this);
+    sendInitialMetadata();  // the watch is live: no change from here on is missed
   }
 
   void onSessionEvent(const SessionEvent& event) override {

@@ -30,6 +30,7 @@ class Watcher {
  public:
   explicit Watcher(v1::SessionService::Stub& stub) {
     reader_ = stub.WatchSessions(&ctx_, v1::WatchSessionsRequest());
+    reader_->WaitForInitialMetadata();  // live before the caller makes the first change
     thread_ = std::thread([this] {
       v1::WatchSessionsResponse e;
       while (reader_->Read(&e)) {

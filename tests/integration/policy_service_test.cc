@@ -197,6 +197,7 @@ TEST_F(PolicyService, KeepsAPersistentSessionAcrossDropsAndReportsEachStep) {
   v1::WatchSessionsRequest w;
   w.mutable_filter()->set_persistent(true);
   auto watch = sessions->WatchSessions(&watchCtx, w);
+  watch->WaitForInitialMetadata();  // live: the Connect's first event will be seen
   v1::ConnectRequest r;
   r.set_persistent(true);
   r.set_policy("fast");

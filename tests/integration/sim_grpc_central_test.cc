@@ -127,6 +127,7 @@ TEST_P(TheCentralOverBluez, WatchesASessionFromQueuedToRemoved) {
   ctx.set_deadline(in(10000ms));
   v1::WatchSessionsRequest request;
   auto reader = sessions->WatchSessions(&ctx, request);
+  reader->WaitForInitialMetadata();  // live: the Connect's first event will be seen
   ASSERT_TRUE(connect(kHrmAddress).ok());
   ASSERT_TRUE(disconnect(kHrmAddress).ok());
   std::vector<v1::SessionState> states;
