@@ -13,9 +13,6 @@ namespace {
 
 // The ATT MTU before any exchange (Core spec Vol 3, Part F, 3.2.8).
 constexpr std::uint16_t kDefaultAttMtu = 23;
-// How long a closing link may take before its slot is freed anyway (BlueZ waits 2 s before it
-// tears the ACL down, device-api.txt Disconnect).
-constexpr absl::Duration kCloseTimeout = absl::Seconds(10);
 
 std::optional<SessionStateMetric> metricOf(SessionState s) {
   switch (s) {
@@ -48,18 +45,6 @@ const char* sessionStateName(SessionState state) {
   }
   return "UNKNOWN";
 }
-
-// --- handles ---
-
-void SessionManager::dropLease(const std::weak_ptr<Session>& session) {
-  if (auto s = session.lock()) releaseLease(s);
-}
-
-void SessionManager::unwatchLink(const LinkKey& key) {
-  if (auto s = key.session.lock()) s->linkWatchers_.erase(key.id);
-}
-
-void SessionManager::unwatch(const std::uint64_t& id) { watchers_.erase(id); }
 
 // --- manager ---
 
@@ -443,73 +428,6 @@ void SessionManager::tell(Detached& d, const Ending& ending) {
   }
 }
 
-void SessionManager::closeLink(const std::shared_ptr<Session>& s, ConnectScheduler::Turn turn,
-                               bool linkDown, SessionCallback done, SessionInfo removed) {
-  // No orphaned links: ask BlueZ to close it (also cancels a pending connect and BlueZ's
-  // auto-connect, device-api.txt Disconnect). The slot stays taken until the link is down.
-  const std::uint64_t id = nextId_++;
-  Closing& c = closing_[id];
-  c.address = s->address();
-  if (linkDown) {
-    s->slot_.reset();
-  } else {
-    c.slot = std::move(s->slot_);
-  }
-  c.turn = std::move(turn);
-  c.removed = std::move(removed);
-  if (done) c.done.push_back(std::move(done));
-  auto finish = [this, id](bool replied) {
-    auto it = closing_.find(id);
-    if (it == closing_.end()) return;
-    if (replied) it->second.op.release();
-    auto callbacks = std::move(it->second.done);
-    SessionInfo info = std::move(it->second.removed);
-    const Address address = it->second.address;
-    closing_.erase(it);
-    for (auto& cb : callbacks) cb(info);
-    // A persistent session whose backoff ended while its old link was closing goes now.
-    auto sit = sessions_.find(address);
-    if (sit != sessions_.end() && sit->second->requeueAfterClose_ && !closing(address)) {
-      sit->second->requeueAfterClose_ = false;
-      requeue(sit->second, SessionReason::kProgress);
-    }
-  };
-  c.op = backend_.disconnect(s->adapter(), s->address(), [finish](absl::Status status) mutable {
-    if (!status.ok()) log::warn("session.disconnect_failed", {{"error", status}});
-    finish(true);
-  });
-  c.timeout = executor_.runAfter(kCloseTimeout, [finish]() mutable { finish(false); });
-}
-
-bool SessionManager::closing(const Address& address) const {
-  for (const auto& [id, c] : closing_) {
-    if (c.address == address) return true;
-  }
-  return false;
-}
-
-void SessionManager::disconnect(const Address& address, SessionCallback done) {
-  auto it = sessions_.find(address);
-  if (it == sessions_.end()) {
-    done(err::make(err::Reason::kDeviceNotFound,
-                   absl::StrCat("no session for ", address.toString()),
-                   {{err::kMetaAddress, address.toString()}}));
-    return;
-  }
-  auto s = it->second;
-  const std::string a = address.toString();
-  end(s,
-      Ending{SessionReason::kRequested, "disconnected by a caller",
-             err::make(err::Reason::kSessionEnded,
-                       absl::StrCat("the session to ", a, " was ended by Disconnect before it connected"),
-                       {{err::kMetaAddress, a}}),
-             err::make(err::Reason::kSessionEnded,
-                       absl::StrCat("the session to ", a, " was ended by Disconnect"),
-                       {{err::kMetaAddress, a}}),
-             true},
-      std::move(done));
-}
-
 absl::StatusOr<SessionInfo> SessionManager::get(const Address& address) const {
   auto it = sessions_.find(address);
   if (it == sessions_.end()) {
@@ -548,63 +466,11 @@ absl::StatusOr<std::shared_ptr<Session>> SessionManager::use(const Address& addr
   return it->second;
 }
 
-void SessionManager::touch(Session& s) {
-  s.lastUse_ = executor_.now();
-  if (s.leaseHolds_ == 0 && !s.leaseTimer_.held()) armLease(s.shared_from_this());
-}
-
-SessionManager::LeaseHold SessionManager::holdLease(const std::shared_ptr<Session>& s) {
-  ++s->leaseHolds_;
-  s->leaseTimer_.cancel();
-  return LeaseHold(this, s);
-}
-
-void SessionManager::releaseLease(const std::shared_ptr<Session>& s) {
-  if (s->leaseHolds_ > 0) --s->leaseHolds_;
-  // Checked on the next turn: a session whose idle time ran out while held ends as its last
-  // stream ends (session.proto), but not from inside the code releasing the hold.
-  if (s->leaseHolds_ == 0) armLease(s);
-}
-
-SessionManager::LinkWatch SessionManager::watchLink(
-    const std::shared_ptr<Session>& s, absl::AnyInvocable<void(const absl::Status&)> ended) {
-  const std::uint64_t id = nextId_++;
-  s->linkWatchers_.emplace(id, std::move(ended));
-  return LinkWatch(this, LinkKey{s, id});
-}
-
 std::uint16_t SessionManager::refreshMtu(Session& s) {
   if (s.connected()) {
     s.info_.mtu = backend_.mtu(s.adapter(), s.address()).value_or(s.info_.mtu);
   }
   return s.info_.mtu;
-}
-
-void SessionManager::armLease(const std::shared_ptr<Session>& s) {
-  // Persistent sessions have no lease: they end only on Disconnect (session.proto).
-  if (!s->connected() || s->leaseHolds_ > 0 || s->ending_ || s->info_.persistent) return;
-  const absl::Duration delay = s->lastUse_ + s->info_.idleTimeout - executor_.now();
-  std::weak_ptr<Session> weak = s;
-  s->leaseTimer_ = executor_.runAfter(delay, [this, weak] { leaseCheck(weak); });
-}
-
-void SessionManager::leaseCheck(const std::weak_ptr<Session>& weak) {
-  auto s = weak.lock();
-  if (!s) return;
-  s->leaseTimer_ = Timer();
-  if (s->leaseHolds_ > 0 || !s->connected() || s->info_.persistent) return;
-  if (executor_.now() < s->lastUse_ + s->info_.idleTimeout) {
-    armLease(s);
-    return;
-  }
-  const std::string a = s->address().toString();
-  const std::string idle = absl::FormatDuration(s->info_.idleTimeout);
-  const absl::Status expired =
-      err::make(err::Reason::kSessionEnded,
-                absl::StrCat("the session to ", a, " ended: its lease expired (idle for ", idle, ")"),
-                {{err::kMetaAddress, a}});
-  end(s, Ending{SessionReason::kLeaseExpired, absl::StrCat("idle for ", idle), expired, expired,
-                true});
 }
 
 void SessionManager::setState(Session& s, SessionState state, SessionReason reason,
@@ -666,85 +532,6 @@ void SessionManager::shutdown() {
     c.done.clear();
     for (auto& cb : callbacks) cb(c.removed);
   }
-}
-
-void SessionManager::onBackendUp() {
-  backendSynced_ = true;
-  resumeWaiting("");
-}
-
-void SessionManager::onBackendDown() {
-  backendSynced_ = false;
-  const absl::Status down =
-      err::make(err::Reason::kBluezUnavailable, "BlueZ left the D-Bus (bluetoothd stopped)");
-  for (auto& s : sessionsOn("")) {
-    end(s, Ending{SessionReason::kBluezDown, "BlueZ left the D-Bus", down, down, false});
-  }
-  // Links BlueZ was closing are gone with it.
-  std::vector<std::uint64_t> ids;
-  for (const auto& [id, c] : closing_) ids.push_back(id);
-  for (auto id : ids) {
-    auto it = closing_.find(id);
-    if (it == closing_.end()) continue;
-    auto callbacks = std::move(it->second.done);
-    SessionInfo info = std::move(it->second.removed);
-    closing_.erase(it);
-    for (auto& cb : callbacks) cb(info);
-  }
-}
-
-void SessionManager::onAdapterChanged(const AdapterInfo& adapter) {
-  if (adapter.powered) {
-    if (backendSynced_) resumeWaiting(adapter.name);
-    return;
-  }
-  const absl::Status off = err::make(absl::StatusCode::kUnavailable, err::Reason::kAdapterOff,
-                                     absl::StrCat("adapter ", adapter.name, " was powered off"),
-                                     {{err::kMetaAdapter, adapter.name}});
-  for (auto& s : sessionsOn(adapter.name)) {
-    end(s, Ending{SessionReason::kAdapterOff, "adapter powered off", off, off, false});
-  }
-}
-
-void SessionManager::onAdapterRemoved(const std::string& adapter) {
-  const absl::Status gone = err::make(absl::StatusCode::kUnavailable, err::Reason::kAdapterOff,
-                                      absl::StrCat("adapter ", adapter, " was removed"),
-                                      {{err::kMetaAdapter, adapter}});
-  for (auto& s : sessionsOn(adapter)) {
-    end(s, Ending{SessionReason::kAdapterOff, "adapter removed", gone, gone, false});
-  }
-}
-
-void SessionManager::onDeviceChanged(const DeviceInfo& device, std::uint32_t changes) {
-  if ((changes & device_change::kConnected) == 0 || device.connected) return;
-  auto it = sessions_.find(device.address);
-  if (it == sessions_.end() || it->second->adapter() != device.adapter) return;
-  auto s = it->second;
-  const SessionState state = s->info_.state;
-  // While CONNECTING the backend's connect call reports the failure itself.
-  if (state != SessionState::kResolvingServices && state != SessionState::kConnected) return;
-  const std::string a = device.address.toString();
-  if (state == SessionState::kResolvingServices) {
-    metrics_.connectAttempts[static_cast<std::size_t>(ConnectResult::kFailed)].add();
-  }
-  const absl::Status lost = err::make(
-      err::Reason::kDisconnected,
-      state == SessionState::kConnected
-          ? absl::StrCat("the link to ", a, " dropped")
-          : absl::StrCat("the link to ", a, " dropped while its services were being resolved"),
-      {{err::kMetaAddress, a}, {err::kMetaAdapter, device.adapter}});
-  log::info("session.link_lost", {{"address", a}, {"adapter", device.adapter}});
-  // BlueZ is still asked to disconnect: that also stops its auto-connect, so the device does not
-  // come back as a link nobody owns (device-api.txt, Disconnect).
-  end(s, Ending{SessionReason::kLinkLost, "link lost", lost, lost, true, true});
-}
-
-void SessionManager::onDeviceRemoved(const std::string& adapter, const Address& address) {
-  DeviceInfo gone;
-  gone.adapter = adapter;
-  gone.address = address;
-  gone.connected = false;
-  onDeviceChanged(gone, device_change::kConnected);
 }
 
 }  // namespace gattway
