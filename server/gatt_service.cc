@@ -30,11 +30,7 @@ class SubscribeStream final : public QueuedWriteReactor<v1::SubscribeResponse, N
 
   // Loop thread.
   void start() {
-    if (ending()) return;
-    if (ctx_.central.shuttingDown()) {
-      end(shuttingDown(), false);
-      return;
-    }
+    if (!mayStart()) return;
     auto sub = ctx_.central.subscriptions().subscribe(options_.subscribe, this);
     if (!sub.ok()) {
       end(sub.status(), false);
@@ -109,11 +105,7 @@ class ExecuteStream final : public QueuedWriteReactor<v1::ExecuteResponse, v1::E
 
   // Loop thread.
   void start() {
-    if (ending()) return;
-    if (ctx_.central.shuttingDown()) {
-      end(shuttingDown(), false);
-      return;
-    }
+    if (!mayStart()) return;
     auto batch = ctx_.central.batches().start(std::move(options_), this);
     if (!batch.ok()) {
       end(batch.status(), false);
@@ -203,9 +195,7 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>* GattServiceImpl::Subscribe(
     grpc::CallbackServerContext* context, const v1::SubscribeRequest* request) {
   auto options = subscribeRequest(*request);
   if (!options.ok()) return new FinishedWriteReactor<v1::SubscribeResponse>(options.status());
-  auto stream = SubscribeStream::create<SubscribeStream>(ctx_, std::move(*options));
-  if (stream->open(*context)) ctx_.loop.post([stream] { stream->start(); });
-  return stream.get();
+  return SubscribeStream::launch<SubscribeStream>(ctx_, *context, std::move(*options));
 }
 
 grpc::ServerUnaryReactor* GattServiceImpl::GetMtu(grpc::CallbackServerContext* context,
@@ -226,9 +216,7 @@ grpc::ServerWriteReactor<v1::ExecuteResponse>* GattServiceImpl::Execute(
     grpc::CallbackServerContext* context, const v1::ExecuteRequest* request) {
   auto options = executeRequest(*request);
   if (!options.ok()) return new FinishedWriteReactor<v1::ExecuteResponse>(options.status());
-  auto stream = ExecuteStream::create<ExecuteStream>(ctx_, std::move(*options));
-  if (stream->open(*context)) ctx_.loop.post([stream] { stream->start(); });
-  return stream.get();
+  return ExecuteStream::launch<ExecuteStream>(ctx_, *context, std::move(*options));
 }
 
 }  // namespace gattway::server

@@ -21,11 +21,7 @@ class ScanStream final : public QueuedWriteReactor<v1::ScanResponse, ScanRecord>
 
   // Loop thread.
   void start() {
-    if (ending()) return;
-    if (ctx_.central.shuttingDown()) {
-      end(shuttingDown(), false);
-      return;
-    }
+    if (!mayStart()) return;
     auto sub = ctx_.central.scanHub().subscribe(options_.scan, this);
     if (!sub.ok()) {
       end(sub.status(), false);
@@ -69,11 +65,7 @@ grpc::ServerWriteReactor<v1::ScanResponse>* ScanServiceImpl::Scan(grpc::Callback
                                                                   const v1::ScanRequest* request) {
   auto options = scanRequest(*request);
   if (!options.ok()) return new FinishedWriteReactor<v1::ScanResponse>(options.status());
-  auto stream = ScanStream::create<ScanStream>(ctx_, std::move(*options));
-  if (stream->open(*context)) {
-    ctx_.loop.post([stream] { stream->start(); });
-  }
-  return stream.get();
+  return ScanStream::launch<ScanStream>(ctx_, *context, std::move(*options));
 }
 
 grpc::ServerUnaryReactor* ScanServiceImpl::ListDevices(grpc::CallbackServerContext* context,

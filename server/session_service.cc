@@ -24,11 +24,7 @@ class WatchStream final
 
   // Loop thread.
   void start() {
-    if (ending()) return;
-    if (ctx_.central.shuttingDown()) {
-      end(shuttingDown(), false);
-      return;
-    }
+    if (!mayStart()) return;
     if (includeInitial_) {
       for (const SessionInfo& s : ctx_.central.sessions().list()) {
         if (!filter_.matches(s)) continue;
@@ -132,10 +128,8 @@ grpc::ServerWriteReactor<v1::WatchSessionsResponse>* SessionServiceImpl::WatchSe
     grpc::CallbackServerContext* context, const v1::WatchSessionsRequest* request) {
   auto filter = sessionFilter(request->filter(), "filter");
   if (!filter.ok()) return new FinishedWriteReactor<v1::WatchSessionsResponse>(filter.status());
-  auto stream =
-      WatchStream::create<WatchStream>(ctx_, std::move(*filter), request->include_initial());
-  if (stream->open(*context)) ctx_.loop.post([stream] { stream->start(); });
-  return stream.get();
+  return WatchStream::launch<WatchStream>(ctx_, *context, std::move(*filter),
+                                          request->include_initial());
 }
 
 grpc::ServerUnaryReactor* SessionServiceImpl::CreatePolicy(grpc::CallbackServerContext* context,

@@ -246,14 +246,37 @@ class QueuedStream : public Base,
   Response message_;  // the message in flight (one at a time)
 };
 
-// The central's streams: a QueuedStream writing to the caller, with the services' context.
+// The central's streams: a QueuedStream writing to the caller, with the services' context. A
+// stream class has `void start()` (loop thread) that begins with `if (!mayStart()) return;`.
 template <typename Response, typename Item>
 class QueuedWriteReactor
     : public QueuedStream<grpc::ServerWriteReactor<Response>, Response, Item> {
  public:
   using Options = typename QueuedStream<grpc::ServerWriteReactor<Response>, Response, Item>::Options;
 
+  // Handler thread: makes a `Stream`, registers it for the caller of `call` and has the loop
+  // start it. Returns the reactor gRPC takes.
+  template <typename Stream, typename... Args>
+  static grpc::ServerWriteReactor<Response>* launch(ServiceContext& ctx,
+                                                    const grpc::CallbackServerContext& call,
+                                                    Args&&... args) {
+    auto stream = Stream::template create<Stream>(ctx, std::forward<Args>(args)...);
+    if (stream->open(call)) ctx.loop.post([stream] { stream->start(); });
+    return stream.get();
+  }
+
  protected:
+  // Loop thread, first in start(): false when the stream must not start because it is already
+  // ending, or because the gateway is shutting down (the stream is then ended).
+  bool mayStart() {
+    if (this->ending()) return false;
+    if (ctx_.central.shuttingDown()) {
+      this->end(shuttingDown(), false);
+      return false;
+    }
+    return true;
+  }
+
   QueuedWriteReactor(ServiceContext& ctx, Options options)
       : QueuedStream<grpc::ServerWriteReactor<Response>, Response, Item>(ctx.loop, ctx.streams,
                                                                           options),

@@ -23,6 +23,22 @@ _LISTENING = re.compile(r"event=grpc\.listening .*\bport=(\d+)")
 _METRICS = re.compile(r"event=metrics\.listening .*\bport=(\d+)")
 
 
+def stop_process(proc, reader, sig=None, timeout=10.0):
+    """Signals `proc` (SIGTERM by default), kills it after `timeout`, joins its log `reader`;
+    returns (exit code, seconds taken)."""
+    import signal
+    start = time.monotonic()
+    if proc.poll() is None:
+        proc.send_signal(sig or signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    reader.join(5)
+    return proc.returncode, time.monotonic() - start
+
+
 class Gattwayd:
     """A running gattwayd on an ephemeral port; its log lines are kept in `lines`."""
 
@@ -64,17 +80,7 @@ class Gattwayd:
 
     def stop(self, sig=None, timeout=10.0):
         """Signals the process (SIGTERM by default) and returns (exit code, seconds taken)."""
-        import signal
-        start = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig or signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        return self.proc.returncode, time.monotonic() - start
+        return stop_process(self.proc, self._reader, sig, timeout)
 
     def __enter__(self):
         return self

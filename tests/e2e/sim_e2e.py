@@ -11,6 +11,8 @@ import subprocess
 import threading
 import time
 
+from gattway_e2e import stop_process
+
 GATTWAY_SIM = os.environ.get("GATTWAY_SIM", "gattway-sim")
 SOURCE_DIR = os.environ.get("GATTWAY_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
 BUS_CONF = os.path.join(SOURCE_DIR, "ble", "sim", "private-bus.conf")
@@ -69,16 +71,7 @@ class Sim:
         return "\n".join(self.lines)
 
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
-        start = time.monotonic()
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._reader.join(5)
-        return self.proc.returncode, time.monotonic() - start
+        return stop_process(self.proc, self._reader, sig, timeout)
 
     def __enter__(self):
         return self
