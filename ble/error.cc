@@ -234,10 +234,6 @@ absl::Status fromBluez(absl::string_view name, absl::string_view message, absl::
   if (shortName == "Failed" && message == "Failed to parse advertisement.") {
     return make(C::kInvalidArgument, Reason::kBluezError, text, bluezMeta);
   }
-  if (shortName == "NotPermitted" && message == "Not paired") {
-    // ATT Insufficient Authentication / Encryption / Key Size: BlueZ does not say which.
-    return make(C::kPermissionDenied, Reason::kBluezError, text, bluezMeta);
-  }
   if (shortName == "NotPermitted") {
     return make(C::kFailedPrecondition, Reason::kBluezError, text, bluezMeta);
   }

@@ -405,8 +405,20 @@ void RemoteCharacteristic::startNotify(dbus::Call call) {
   }
   cccWaiters_.push_back(std::move(call));
   if (cccTimer_.held()) return;
-  cccTimer_ = ctx.loop.runAfter(ctx.options.attLatency, [this] {
+  // The CCC write is a GATT request like the others: it meets the device's queued faults. On an
+  // error BlueZ answers the waiting StartNotify calls with it (the ATT mapping of reads and
+  // writes) and keeps none of their sessions.
+  const auto fault = ctx.faults.takeGatt(client_.device().address(), handle_);
+  const absl::Duration latency = ctx.options.attLatency + (fault ? fault->delay : absl::ZeroDuration());
+  cccTimer_ = ctx.loop.runAfter(latency, [this, fault] {
     cccTimer_ = Timer();
+    if (auto e = bluez::faultError(fault)) {
+      std::erase_if(sessions_, [](const Session& s) { return !s.registered; });
+      auto waiters = std::move(cccWaiters_);
+      cccWaiters_.clear();
+      for (auto& w : waiters) fail(w, *e);
+      return;
+    }
     writeCcc(true);
     for (auto& s : sessions_) s.registered = true;
     setNotifying(true);

@@ -29,15 +29,6 @@ class FaultsOverGrpc : public SimGatewayTest {
       sim_->failNextGattOperation(device, f);
     });
   }
-  // Waits until the simulator has taken every queued fault (the operation is in flight there).
-  bool faultTaken() {
-    const auto until = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < until) {
-      if (onLoop([&] { return sim_->faults().pending(); }) == 0) return true;
-      std::this_thread::sleep_for(2ms);
-    }
-    return false;
-  }
   void dropLink(const Address& device) {
     ASSERT_TRUE(onLoop([&] { return sim_->dropLink(device, sim::DropReason::kRemote); }).ok());
   }

@@ -151,6 +151,16 @@ class SimGatewayTest : public SimFixture,
     return reader->Finish();
   }
 
+  // Waits until the simulator has taken every queued fault (the operation is in flight there).
+  bool faultTaken() {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::chrono::steady_clock::now() < until) {
+      if (onLoop([&] { return sim_->faults().pending(); }) == 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return false;
+  }
+
   // Waits until the simulated device holds no link (bluetoothd's disconnect grace included).
   bool eventuallyUnlinked(const std::string& address) {
     const Address a = *Address::parse(address);
