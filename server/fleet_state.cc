@@ -36,7 +36,10 @@ void toProto(const SessionInfo& s, v1::ConnectRequest* out) {
 FleetState::FleetState(Executor& loop, Central& central, std::string stateDir,
                        std::string configFile)
     : loop_(loop), central_(central), configFile_(std::move(configFile)) {
-  if (!stateDir.empty()) state_.emplace(std::move(stateDir));
+  if (!stateDir.empty()) {
+    state_.emplace(stateDir);
+    writer_ = std::make_unique<StateWriter>(StateFile(std::move(stateDir)));
+  }
 }
 
 absl::Status FleetState::start() {
@@ -138,14 +141,14 @@ void FleetState::scheduleSave() {
   if (!saving_ || saveTimer_.held()) return;
   saveTimer_ = loop_.runAfter(kSaveDelay, [this] {
     saveTimer_ = Timer();
-    if (auto s = saveNow(); !s.ok()) log::error("state.save_failed", {{"error", s}});
+    writer_->post(snapshot());  // the writer logs a failure
   });
 }
 
 absl::Status FleetState::saveNow() {
-  if (!state_) return absl::OkStatus();
-  // A small file, written on the loop: at most one write per kSaveDelay.
-  return state_->save(snapshot());
+  if (!writer_) return absl::OkStatus();
+  writer_->post(snapshot());
+  return writer_->flush();
 }
 
 void FleetState::stop() {

@@ -5,6 +5,7 @@
 // Loop thread only.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -12,6 +13,7 @@
 #include "ble/executor.h"
 #include "gattway/v1/config.pb.h"
 #include "server/state_file.h"
+#include "server/state_writer.h"
 
 namespace gattway::server {
 
@@ -31,7 +33,7 @@ class FleetState {
   // Re-reads the config file (SIGHUP): its policies are created or replaced, its sessions opened
   // or updated. Nothing is applied when the file has an error.
   absl::Status reloadConfig();
-  // Writes the state now (and at shutdown, before the sessions end).
+  // Writes the state now and waits until it is on disk (at shutdown, before the sessions end).
   absl::Status saveNow();
   // Stops saving (the gateway is shutting down: its sessions ending are not a change of fleet).
   void stop();
@@ -47,6 +49,8 @@ class FleetState {
   Central& central_;
   std::string configFile_;
   std::optional<StateFile> state_;
+  // Saves run on the writer's thread: the loop only takes the snapshot.
+  std::unique_ptr<StateWriter> writer_;
   Timer saveTimer_;
   bool saving_ = false;
 };

@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <fstream>
 
+#include "absl/strings/str_format.h"
 #include "ble/error.h"
 #include "gtest/gtest.h"
 #include "server/state_file.h"
+#include "server/state_writer.h"
 
 namespace gattway::server {
 namespace {
@@ -117,6 +119,49 @@ TEST_F(AStateFile, ReportsACorruptFile) {
   auto state = file.load();
   ASSERT_FALSE(state.ok());
   EXPECT_NE(state.status().message().find("state.json"), std::string::npos);
+}
+
+TEST_F(AStateFile, WrittenOffTheLoopKeepsTheNewestSnapshotAndAccountsForEveryOther) {
+  StateWriter writer{StateFile(dir_)};
+  for (int i = 1; i <= 100; ++i) {
+    v1::GatewayConfig state;
+    state.add_sessions()->set_address(absl::StrFormat("C0:FF:EE:00:00:%02X", i));
+    writer.post(std::move(state));
+  }
+  ASSERT_TRUE(writer.flush().ok());
+  auto back = StateFile(dir_).load();
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->sessions(0).address(), "C0:FF:EE:00:00:64");
+  // Each snapshot was written or replaced by a newer one before its turn.
+  EXPECT_EQ(writer.written() + writer.superseded(), 100u);
+  EXPECT_GE(writer.written(), 1u);
+}
+
+TEST_F(AStateFile, WriterWritesWhatIsPendingWhenItStops) {
+  {
+    StateWriter writer{StateFile(dir_)};
+    v1::GatewayConfig state;
+    state.add_policies()->set_name("last");
+    writer.post(std::move(state));
+  }
+  auto back = StateFile(dir_).load();
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->policies_size(), 1);
+  EXPECT_EQ(back->policies(0).name(), "last");
+}
+
+TEST_F(AStateFile, WriterReportsAFailedWrite) {
+  // The state directory cannot be created under a regular file.
+  const std::string blocker = ::testing::TempDir() + "/gattway-state-blocker-" +
+                              std::to_string(::getpid());
+  std::ofstream(blocker) << "x";
+  StateWriter writer{StateFile(blocker + "/state")};
+  writer.post(v1::GatewayConfig());
+  const absl::Status s = writer.flush();
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(blocker), std::string::npos) << s;
+  EXPECT_EQ(writer.written(), 0u);
+  std::remove(blocker.c_str());
 }
 
 }  // namespace
