@@ -1,5 +1,6 @@
 #include "ble/bluez/device_ops.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -93,6 +94,30 @@ void ResolveServicesOp::onDeviceEvent(const MirrorEvent& event) {
 
 void ResolveServicesOp::refresh() {
   refreshing_ = true;
+  // One cheap round trip first. BlueZ sends every queued signal before any reply ("Flush pending
+  // signal to guarantee message order", gdbus/object.c, g_dbus_send_message), so once it answers,
+  // the mirror holds every GATT object BlueZ had registered. GetManagedObjects would say the same
+  // but carries the whole tree (every device of every adapter): per connect, with a fleet of
+  // 1,000 that was most of the bus's and the simulator's work (README, Benchmarks, fleet).
+  const std::string path = devicePath(adapter_, address_);
+  call_ = Device1Proxy(context_.calls(), path)
+              .readConnected(std::min(remaining(), kRefreshTimeout),
+                             [this](absl::StatusOr<bool> connected) {
+                               if (!connected.ok()) return finish(connected.status());
+                               const DeviceNode* d = context_.mirror().device(adapter_, address_);
+                               if (d == nullptr) return finish(deviceNotFound(adapter_, address_));
+                               if (!*connected) {
+                                 return finish(disconnected(address_, "service discovery"));
+                               }
+                               auto services = ObjectMirror::serviceTree(*d);
+                               if (!services.empty()) return finish(std::move(services));
+                               fetchObjects();
+                             });
+}
+
+void ResolveServicesOp::fetchObjects() {
+  // Nothing in the mirror yet: ask for the objects themselves (a BlueZ that registered them
+  // without signalling them yet still lists them).
   const std::string path = devicePath(adapter_, address_);
   call_ = ObjectManagerProxy(context_.calls())
               .getManagedObjects(path, std::min(remaining(), kRefreshTimeout),

@@ -35,9 +35,10 @@ class DisconnectOp final : public Op<absl::Status> {
   Timer wait_;
 };
 
-// Waits for ServicesResolved=true, then asks BlueZ once more (GetManagedObjects below the device)
-// because real BlueZ can signal ServicesResolved before the InterfacesAdded of the GATT objects
-// (BLUEZ-VM.md), and returns the service tree from the refreshed mirror.
+// Waits for ServicesResolved=true, then asks BlueZ once more because real BlueZ can signal
+// ServicesResolved before the InterfacesAdded of the GATT objects (BLUEZ-VM.md): a Get of
+// Connected (BlueZ flushes its signals before the reply), and GetManagedObjects below the device
+// only when the mirror still has no services for it. Returns the service tree from the mirror.
 class ResolveServicesOp final : public Op<absl::StatusOr<std::vector<GattServiceInfo>>> {
  public:
   ResolveServicesOp(OpRegistry& registry, BackendContext& context, std::string adapter,
@@ -47,6 +48,7 @@ class ResolveServicesOp final : public Op<absl::StatusOr<std::vector<GattService
 
  private:
   void refresh();
+  void fetchObjects();
 
   BackendContext& context_;
   const std::string adapter_;

@@ -50,7 +50,10 @@ class SessionManager {
   void unwatch(const std::uint64_t& id);
 
  public:
-  static constexpr std::size_t kMaxSessions = 512;
+  // Sessions the gateway holds at most (session.proto, Connect: RESOURCE_EXHAUSTED beyond): a
+  // bound on its memory with room for 64 adapters' worth of links (the README's fleet benchmark
+  // measures 1,000).
+  static constexpr std::size_t kMaxSessions = 4096;
 
   // Keeps an ephemeral session's lease while held (an open Subscribe stream, a running batch).
   // Releasing the last hold after the idle timeout has passed ends the session (session.proto).

@@ -233,28 +233,29 @@ void SessionManager::resumeWaiting(const std::string& adapter) {
 
 void SessionManager::rebalance(const std::string& adapter) {
   // Adapters appear one by one (bluetoothd exports them after taking its name, and a dongle can
-  // be plugged in later): persistent sessions queued on an adapter with more of them than free
-  // slots move to the one that just came, while it has room.
+  // be plugged in later), so the sessions coming back all queue on the first. Persistent sessions
+  // queued on a busier adapter move to the one that just came while that evens the queues out
+  // (each adapter connects one at a time: the fleet is back soonest when the queues are equal),
+  // and while it has room.
+  const auto load = [this](const std::string& a) {
+    return std::size_t{scheduler_.inUse(a)} + scheduler_.queued(a);
+  };
   std::vector<std::shared_ptr<Session>> movable;
   for (const auto& [address, s] : sessions_) {
     if (s->info_.state != SessionState::kQueued || !s->info_.persistent ||
         !s->info_.requestedAdapter.empty() || s->adapter() == adapter) {
       continue;
     }
-    if (scheduler_.inUse(s->adapter()) + scheduler_.queued(s->adapter()) <=
-        scheduler_.limit(s->adapter())) {
-      continue;
-    }
+    if (load(s->adapter()) <= load(adapter) + 1) continue;
     movable.push_back(s);
   }
   // Lowest priority first: those would have waited longest where they were.
-  std::sort(movable.begin(), movable.end(), [](const auto& a, const auto& b) {
+  std::stable_sort(movable.begin(), movable.end(), [](const auto& a, const auto& b) {
     return a->info_.priority < b->info_.priority;
   });
   for (auto& s : movable) {
     if (scheduler_.available(adapter) == 0) break;
-    const std::string from = s->adapter();
-    if (scheduler_.inUse(from) + scheduler_.queued(from) <= scheduler_.limit(from)) continue;
+    if (load(s->adapter()) <= load(adapter) + 1) continue;
     s->ticket_ = ConnectScheduler::Ticket();
     requeue(s, SessionReason::kProgress);
   }

@@ -7,6 +7,8 @@ consumers reading the same simulated BlueZ at the same moment:
   - gattway: a C++ gRPC client (build/tests/gattway_grpc_clients_bench), batched Scan streams,
     a Subscribe stream, Read and Execute calls
   - bleak: tests/bench/bleak_client.py (Debian's python3-bleak), one process per consumer
+Then the fleet (tests/bench/fleet.py, on its own stack): 1,000 persistent sessions, gattwayd's
+RSS and idle CPU, and the recovery after a bluetoothd restart against the ideal.
 Rates are ratios measured in the same window, so they hold on a noisy machine. CPU is read from
 /proc (gattwayd, dbus-daemon, gattway-sim: every thread's schedstat) and from bleak's own
 process_time. Prints a table, writes JSON; never fails on speed (exit code 1 only when a
@@ -16,17 +18,16 @@ measurement could not be taken at all, in --smoke mode, so that ctest notices a 
 """
 import argparse
 import datetime
-import glob
 import json
 import os
-import re
-import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+
+import fleet
+from benchlib import Proc, cpu_seconds, free_port, private_bus
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -38,68 +39,6 @@ MAX_RATE = 0  # "as fast as the bus carries": the simulator is offered far more 
 
 
 # --- processes ----------------------------------------------------------------------------------
-
-def cpu_seconds(pid):
-    """CPU time of every live thread of `pid` (schedstat: ns, far finer than /proc/pid/stat's ticks)."""
-    total = 0
-    for path in glob.glob(f"/proc/{pid}/task/*/schedstat"):
-        try:
-            with open(path) as f:
-                total += int(f.read().split()[0])
-        except (OSError, ValueError, IndexError):
-            pass
-    if total:
-        return total / 1e9
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except OSError:
-        return 0.0
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-class Proc:
-    """A child whose stderr is kept; `wait_line` waits for a log line matching a pattern."""
-
-    def __init__(self, cmd, env=None, ready=None, timeout=30, stdout=subprocess.DEVNULL):
-        self.cmd = cmd
-        self.proc = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.PIPE, text=True, env=env)
-        self.lines = []
-        self._ready = threading.Event()
-        self._pattern = re.compile(ready) if ready else None
-        threading.Thread(target=self._read, daemon=True).start()
-        if ready and (not self._ready.wait(timeout) or self.proc.poll() is not None):
-            self.stop()
-            raise RuntimeError(f"{cmd[0]} did not start:\n" + "\n".join(self.lines[-30:]))
-
-    def _read(self):
-        for line in self.proc.stderr:
-            self.lines.append(line.rstrip("\n"))
-            if self._pattern and self._pattern.search(line):
-                self._ready.set()
-        self._ready.set()
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
 
 def run_clients(cmds, env, timeout):
     """Starts every command at once; returns their parsed JSON results (stdout's last line)."""
@@ -133,9 +72,7 @@ class Stack:
         self.build = build
         self.gattwayd = gattwayd or f"{build}/cmd/gattwayd"
         self.size = size
-        self.bus = Proc(["dbus-daemon", "--nofork", "--nopidfile", "--print-address=1",
-                         f"--config-file={SOURCE}/ble/sim/private-bus.conf"], stdout=subprocess.PIPE)
-        self.address = self.bus.proc.stdout.readline().strip()
+        self.bus, self.address = private_bus()
         self.env = dict(os.environ, DBUS_SYSTEM_BUS_ADDRESS=self.address)
         self.gw = None
         self.sim = None
@@ -347,6 +284,15 @@ class Bench:
         print(f"  read: raw p50 {out['raw'].get('p50_us', 0):.0f} us, gRPC {out['grpc'].get('p50_us', 0):.0f} us,"
               f" bleak {out['bleak'].get('p50_us', 0):.0f} us", flush=True)
 
+    def fleet(self):
+        """1,000 persistent sessions (tests/bench/fleet.py; smoke: a few dozen)."""
+        argv = ["--build", self.build] + (["--smoke"] if self.args.smoke else [])
+        argv += ["--gattwayd", self.args.gattwayd] if self.args.gattwayd else []
+        try:
+            self.results["fleet"] = fleet.run_fleet(fleet.options(argv), fleet.api(self.build))
+        except Exception as e:  # noqa: BLE001  (reported, and fails the smoke)
+            self.results["errors"].append({"cmd": "fleet", "result": {"ok": False, "error": str(e)[-600:]}})
+
     def run(self):
         a = self.args
         sizes = [20] if a.smoke else [int(x) for x in a.sizes.split(",")]
@@ -354,7 +300,7 @@ class Bench:
         consumers = 2 if a.smoke else 16
         state = tempfile.mkdtemp(prefix="gattway-bench-")
         load0 = os.getloadavg()
-        for i, size in enumerate(sizes):
+        for i, size in enumerate(sizes if a.only != "fleet" else []):
             stack = Stack(self.build, size, state, a.gattwayd)
             try:
                 stack.start_gateway()
@@ -374,6 +320,8 @@ class Bench:
                 self.results["startup_ms"] += stack.startup_ms
             finally:
                 stack.stop()
+        if a.only in ("", "fleet"):
+            self.fleet()
         self.results["machine"] = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                                    "cores": os.cpu_count(), "loadavg_start": load0, "loadavg_end": os.getloadavg(),
                                    "seconds_per_window": a.seconds, "smoke": a.smoke, "consumers": consumers}
@@ -452,8 +400,8 @@ def table(results):
     if st:
         med = st[len(st) // 2]
         add(f"startup: exec -> health SERVING (median of {len(st)})", f"{med:.0f} ms", None, "<= 200 ms", med <= 200)
-    add("fleet: 1,000 persistent sessions (RSS, idle CPU, restart recovery)", "PLACEHOLDER", None,
-        "needs persistent sessions (being built separately); not measured", None)
+    if results.get("fleet"):
+        rows += fleet.fleet_rows(results["fleet"])
     w = max(len(r[0]) for r in rows)
     m = max(len(r[1]) for r in rows)
     lines = [f"{'figure':<{w}}  {'measured':>{m}}  {'ratio':>7}  {'target':<20} meets"]
@@ -469,7 +417,7 @@ def main():
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per window (3; smoke 0.5)")
     p.add_argument("--sizes", default="20,244", help="payload sizes, bytes (comma-separated)")
     p.add_argument("--rates", default="1000,10000,max", help="offered rates per second, or max")
-    p.add_argument("--only", default="", choices=["", "scan", "notify", "read"], help="one part only")
+    p.add_argument("--only", default="", choices=["", "scan", "notify", "read", "fleet"], help="one part only")
     p.add_argument("--gattwayd", default=None, help="another gattwayd binary (before/after comparisons)")
     args = p.parse_args()
     if args.seconds is None:

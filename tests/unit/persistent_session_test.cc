@@ -2,6 +2,9 @@
 // policy's backoff, give up by its max_attempts, wait for the adapter and BlueZ, keep Subscribe
 // streams across the gap.
 #include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "ble/central/session_manager.h"
 #include "ble/error.h"
@@ -219,6 +222,37 @@ TEST_F(APersistentSession, WaitsWhileBluezIsGoneAndResumesWhenItComesBack) {
   backend.comeUp();
   clock.advance(absl::Seconds(2));
   EXPECT_EQ(state(), SessionState::kConnected);
+}
+
+TEST_F(APersistentSession, SpreadsOverAdaptersThatComeBackOneByOne) {
+  // Sessions coming back all queue on the first adapter BlueZ reports; the next one to appear
+  // takes half of them (each adapter connects one at a time), although the first has room.
+  backend.addAdapter("hci1", false);
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 6; ++i) {
+    addresses.push_back(absl::StrCat("AA:BB:CC:DD:EE:1", i));
+    backend.addDevice(sampleDevice(addresses.back()));
+  }
+  backend.setAdapterPowered("hci0", false);
+  clock.runUntilIdle();
+  for (const auto& a : addresses) {
+    ConnectOptions o;
+    o.address = addr(a.c_str());
+    o.persistent = true;
+    o.noWait = true;
+    ASSERT_TRUE(connect(o).ok());
+  }
+  backend.setAdapterPowered("hci0", true);   // all six queue here, held for the settling time
+  backend.setAdapterPowered("hci1", true);
+  std::map<std::string, int> queuedOn;
+  for (const auto& a : addresses) {
+    auto s = sessions().get(addr(a.c_str()));
+    ASSERT_TRUE(s.ok());
+    EXPECT_EQ(s->state, SessionState::kQueued);
+    ++queuedOn[s->adapter];
+  }
+  EXPECT_EQ(queuedOn["hci0"], 3);
+  EXPECT_EQ(queuedOn["hci1"], 3);
 }
 
 TEST_F(APersistentSession, IsKeptWhenCreatedWhileBluezIsDown) {
