@@ -40,6 +40,8 @@ void Advertiser::start(const std::string& adapter, AdvertisementSpec spec,
     log::info("peripheral.advertising_started", {{"id", id}, {"adapter", adv.adapter}});
     emit(PeripheralEventType::kAdvertisingStarted, id, "");
     startDone(AdvertisingStarted{id, adv.adapter, adv.expire});
+    // Powered off and on while BlueZ was taking it: the power-on has been seen already.
+    if (adv.lostToPowerOff && powered(adv.adapter)) sendAgain(id);
   });
 }
 
@@ -86,24 +88,59 @@ void Advertiser::onBackendDown() {
   for (auto& [id, a] : adverts_) {
     a.active = false;
     a.registering = false;
+    a.lostToPowerOff = false;  // bluetoothd forgot the registration too
     a.op.reset();
   }
 }
 
 void Advertiser::onBackendUp() {
   std::vector<std::string> ids = this->ids();
-  for (const std::string& id : ids) registerAgain(id);
+  for (const std::string& id : ids) registerAgain(id, "a BlueZ restart");
 }
 
-void Advertiser::onAdapterUp(const std::string& adapter) {
+void Advertiser::onAdapterChanged(const PeripheralAdapterInfo& adapter) {
   std::vector<std::string> ids;
-  for (const auto& [id, a] : adverts_) {
-    if (a.adapter == adapter) ids.push_back(id);
+  for (auto& [id, a] : adverts_) {
+    if (a.adapter != adapter.name) continue;
+    if (!adapter.powered && (a.active || a.registering) && !a.lostToPowerOff) {
+      a.lostToPowerOff = true;
+      log::info("peripheral.advertising_lost_to_power_off", {{"id", id}, {"adapter", a.adapter}});
+    }
+    ids.push_back(id);
   }
-  for (const std::string& id : ids) registerAgain(id);
+  for (const std::string& id : ids) {
+    auto it = adverts_.find(id);
+    if (it == adverts_.end()) continue;
+    if (adapter.powered && it->second.lostToPowerOff && it->second.active) {
+      sendAgain(id);
+    } else {
+      registerAgain(id, "a BlueZ restart");
+    }
+  }
 }
 
-void Advertiser::registerAgain(const std::string& id) {
+bool Advertiser::powered(const std::string& adapter) const {
+  const auto adapters = backend_.adapters();
+  return std::any_of(adapters.begin(), adapters.end(),
+                     [&](const auto& a) { return a.name == adapter && a.powered; });
+}
+
+void Advertiser::sendAgain(const std::string& id) {
+  auto it = adverts_.find(id);
+  if (it == adverts_.end()) return;
+  Advert& a = it->second;
+  a.lostToPowerOff = false;
+  a.active = false;
+  log::info("peripheral.advertising_register_again", {{"id", id}, {"adapter", a.adapter}});
+  // bluetoothd's stale registration goes first (it holds an instance slot, and 5.66 would send it
+  // to the controller again at its next refresh); the call order on the bus keeps the two apart.
+  backend_.unregisterAdvertisement(id, [id](absl::Status s) {
+    if (!s.ok()) log::debug("peripheral.unregister_advertisement", {{"id", id}, {"error", s}});
+  }).release();
+  registerAgain(id, absl::StrCat(a.adapter, " was powered on"));
+}
+
+void Advertiser::registerAgain(const std::string& id, const std::string& after) {
   auto it = adverts_.find(id);
   if (it == adverts_.end() || it->second.active || it->second.registering) return;
   // A restarted bluetoothd takes its name before its adapters appear (it reads the controller
@@ -119,18 +156,19 @@ void Advertiser::registerAgain(const std::string& id) {
     it->second.spec.timeout = std::max(absl::Seconds(1), *it->second.expire - loop_.now());
   }
   it->second.op = backend_.registerAdvertisement(
-      it->second.adapter, it->second.spec, [this, id](absl::Status s) {
+      it->second.adapter, it->second.spec, [this, id, after](absl::Status s) {
         auto found = adverts_.find(id);
         if (found == adverts_.end()) return;
         found->second.registering = false;
         if (!s.ok()) {
           log::warn("peripheral.advertising_lost", {{"id", id}, {"error", s}});
-          ended(id, absl::StrCat("BlueZ restarted and refused it again: ", s.message()));
+          ended(id, absl::StrCat("BlueZ refused it again after ", after, ": ", s.message()));
           return;
         }
         found->second.active = true;
-        log::info("peripheral.advertising_restored", {{"id", id}});
-        emit(PeripheralEventType::kAdvertisingStarted, id, "registered again after a BlueZ restart");
+        log::info("peripheral.advertising_restored", {{"id", id}, {"after", after}});
+        emit(PeripheralEventType::kAdvertisingStarted, id, absl::StrCat("registered again after ", after));
+        if (found->second.lostToPowerOff && powered(found->second.adapter)) sendAgain(id);
       });
 }
 

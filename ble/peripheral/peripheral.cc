@@ -465,9 +465,9 @@ void Peripheral::onBackendDown() {
 }
 
 void Peripheral::onAdapterChanged(const PeripheralAdapterInfo& adapter) {
-  if (adapter.name != adapter_) return;
-  registerAgain();
-  advertiser_.onAdapterUp(adapter.name);
+  if (adapter.name == adapter_) registerAgain();
+  // Advertisements may be on another adapter than the database.
+  advertiser_.onAdapterChanged(adapter);
 }
 
 void Peripheral::onAdapterRemoved(const std::string& adapter) {

@@ -208,7 +208,7 @@ AdvertisingManager::~AdvertisingManager() { adapter_.context().bus.removeNameLos
 std::vector<const Advertisement*> AdvertisingManager::advertisements() const {
   std::vector<const Advertisement*> out;
   for (const auto& e : entries_) {
-    if (e->registered) out.push_back(&e->ad);
+    if (e->registered && !e->lost) out.push_back(&e->ad);
   }
   return out;
 }
@@ -216,10 +216,20 @@ std::vector<const Advertisement*> AdvertisingManager::advertisements() const {
 bool AdvertisingManager::connectable() const {
   if (!adapter_.powered()) return false;
   return std::any_of(entries_.begin(), entries_.end(),
-                     [](const auto& e) { return e->registered && e->ad.connectable; });
+                     [](const auto& e) { return e->registered && !e->lost && e->ad.connectable; });
 }
 
-void AdvertisingManager::poweredChanged(bool) { adapter_.hostedChanged(); }
+void AdvertisingManager::poweredChanged(bool on) {
+  if (!on) {
+    for (auto& e : entries_) {
+      if (e->registered && !e->lost) {
+        e->lost = true;
+        log::info("sim.advertising.lost_at_power_off", {{"adapter", adapter_.name()}, {"path", e->ad.path}});
+      }
+    }
+  }
+  adapter_.hostedChanged();
+}
 
 bool AdvertisingManager::has(int property) const {
   // Extended advertising (the kernel uses it, BLUEZ-VM.md): secondary channels are listed.
@@ -317,7 +327,12 @@ void AdvertisingManager::fetch(Entry* entry, dbus::Call call) {
       adapter_.hostedChanged();
       return;
     }
-    if (ok) entry->ad = std::move(parsed);  // an update; a bad one leaves the old data
+    if (ok) {
+      // An update; a bad one leaves the old data. bluetoothd sends the advertisement to the
+      // kernel again, which also brings back one lost at a power-off.
+      entry->ad = std::move(parsed);
+      entry->lost = false;
+    }
     adapter_.hostedChanged();
   });
 }

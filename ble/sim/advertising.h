@@ -2,6 +2,14 @@
 // read with Properties.GetAll("org.bluez.LEAdvertisement1") as bluetoothd does and parsed with
 // 5.66's rules and errors (src/advertising.c; bluez-5.66-api.md §5). Registered advertisements
 // are what simulated remote centrals find and connect to. Loop thread only.
+//
+// Power: as with Linux 6.1 on an extended-advertising controller (seen in the VM tier, btvirt),
+// powering the adapter off removes every advertising instance from the controller (mgmt
+// Advertising Removed), and bluetoothd 5.66 has no handler for that event: the registration
+// stays (ActiveInstances counts it, no Release()), but the advertisement is off the air after
+// power on until bluetoothd sends it to the kernel again — a new registration, or a property
+// change of the advertisement (properties_changed → refresh_advertisement). Not modelled: 5.66
+// also refreshes every advertisement when the adapter's Discoverable setting changes.
 #pragma once
 
 #include <cstdint>
@@ -52,9 +60,11 @@ class AdvertisingManager final : public dbus::Interface {
   explicit AdvertisingManager(Adapter& adapter);
   ~AdvertisingManager() override;
 
+  // The advertisements on the air: registered, and not lost to a power-off since.
   std::vector<const Advertisement*> advertisements() const;
   // Whether a connectable advertisement is on the air (a remote central can connect).
   bool connectable() const;
+  // Powered off: every registered advertisement leaves the controller (see above).
   void poweredChanged(bool on);
 
   bool has(int property) const override;
@@ -65,6 +75,7 @@ class AdvertisingManager final : public dbus::Interface {
   struct Entry {
     Advertisement ad;
     bool registered = false;  // the reply went out
+    bool lost = false;        // the controller dropped it at power-off; bluetoothd still has it
     dbus::Slot changes;
     Timer timeout;
   };

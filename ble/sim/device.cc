@@ -284,6 +284,9 @@ void Device::connect(dbus::Call call) {
                                        [this] { failConnect(bluez::kFailed, bluez::kLeAbortByLocal); });
     return;
   }
+  // The kernel connects by address (hci_connect_le_scan): a device that left the air and came
+  // back is found again without a discovery run in between.
+  if (peripheral_ == nullptr) peripheral_ = ctx_.air.find(address_);
   const bool reachable = peripheral_ != nullptr && peripheral_->advertisingNow() &&
                          peripheral_->advertising().connectable;
   if (!reachable) {

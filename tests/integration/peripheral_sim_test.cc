@@ -370,6 +370,17 @@ class ALoopback : public ASimulatedHostedPeripheral {
     return std::nullopt;
   }
 
+  // Connects hci0 to the peripheral on hci1 (the session's state is in `out`).
+  grpc::Status connectToHci1(bool persistent, v1::ConnectResponse* out) {
+    auto sessions = v1::SessionService::NewStub(channel_);
+    grpc::ClientContext c;
+    v1::ConnectRequest connect;
+    connect.set_address(peripheralAddress_);
+    connect.set_adapter("hci0");
+    connect.set_persistent(persistent);
+    return sessions->Connect(deadline(&c), connect, out);
+  }
+
   std::string peripheralAddress_;
 };
 
@@ -425,12 +436,8 @@ TEST_F(ALoopback, ConnectsReadsAndSubscribesToItsOwnHostedPeripheral) {
   watch->WaitForInitialMetadata();
   ASSERT_TRUE(scanFor("env").has_value());
   auto sessions = v1::SessionService::NewStub(channel_);
-  grpc::ClientContext cc;
-  v1::ConnectRequest connect;
-  connect.set_address(peripheralAddress_);
-  connect.set_adapter("hci0");
   v1::ConnectResponse session;
-  const grpc::Status cs = sessions->Connect(deadline(&cc), connect, &session);
+  const grpc::Status cs = connectToHci1(false, &session);
   ASSERT_TRUE(cs.ok()) << cs.error_message();
   EXPECT_EQ(session.session().state(), v1::SESSION_STATE_CONNECTED);
   // hci1's peripheral sees hci0 connect.
@@ -498,6 +505,43 @@ TEST_F(ALoopback, PutsTheAdvertisementBackOnTheAirAfterABluetoothdRestart) {
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->address(), peripheralAddress_);
   wc.TryCancel();
+}
+
+TEST_F(ALoopback, ResumesAPersistentSubscriptionAfterThePeripheralsAdapterIsPoweredOffAndOn) {
+  // Issue 7 step 3 on the simulator: the kernel drops hci1's advertisement at power-off and
+  // bluetoothd 5.66 does not send it again at power-on (ble/sim/advertising.h): the gateway's
+  // peripheral registers it again, so the central's persistent session can come back.
+  v1::StartAdvertisingRequest a;
+  a.set_local_name("env");
+  host(onHci1(), a);
+  ASSERT_TRUE(scanFor("env").has_value());
+  v1::ConnectResponse session;
+  const grpc::Status cs = connectToHci1(true, &session);
+  ASSERT_TRUE(cs.ok()) << cs.error_message();
+  ASSERT_TRUE(session.session().persistent());
+  auto gatt = v1::GattService::NewStub(channel_);
+  grpc::ClientContext sc;
+  v1::SubscribeRequest sub;
+  sub.set_address(peripheralAddress_);
+  sub.mutable_characteristic()->set_characteristic_uuid("2A6E");
+  auto stream = gatt->Subscribe(deadline(&sc, 20), sub);
+  v1::SubscribeResponse m;
+  ASSERT_TRUE(stream->Read(&m));
+  ASSERT_EQ(m.event().type(), v1::SUBSCRIPTION_EVENT_TYPE_STARTED);
+
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci1", false).ok(); }));
+  ASSERT_TRUE(stream->Read(&m));
+  ASSERT_EQ(m.event().type(), v1::SUBSCRIPTION_EVENT_TYPE_INTERRUPTED);
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci1", true).ok(); }));
+  ASSERT_TRUE(stream->Read(&m)) << "no RESUMED: hci1 is not advertising after its power-on";
+  ASSERT_EQ(m.event().type(), v1::SUBSCRIPTION_EVENT_TYPE_RESUMED);
+  v1::SetValueResponse out;
+  ASSERT_TRUE(setValue("2A6E", std::string("\x77\x07", 2), true, &out).ok());
+  EXPECT_EQ(out.centrals_updated(), 1u);
+  ASSERT_TRUE(stream->Read(&m));
+  ASSERT_EQ(m.notifications_size(), 1);
+  EXPECT_EQ(m.notifications(0).value(), std::string("\x77\x07", 2));
+  sc.TryCancel();
 }
 
 }  // namespace

@@ -68,6 +68,21 @@ class App {
     return f.get();
   }
 
+  std::string unregisterAdvertisement(const std::string& path) {
+    std::promise<std::string> done;
+    thread_.runSync([&] {
+      proxy_ = sdbus::createProxy(conn_->get(), "org.bluez", kAdapterPath);
+      auto call = proxy_->createMethodCall("org.bluez.LEAdvertisingManager1", "UnregisterAdvertisement");
+      call << sdbus::ObjectPath(path);
+      proxy_->callMethod(call, [&done](sdbus::MethodReply&, const sdbus::Error* e) {
+        done.set_value(e == nullptr ? "" : e->getName() + ": " + e->getMessage());
+      });
+    });
+    auto f = done.get_future();
+    if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) return "timeout";
+    return f.get();
+  }
+
   void notify(const std::vector<std::uint8_t>& v) {
     thread_.runSync([&] {
       value_ = v;
@@ -95,6 +110,11 @@ class App {
   int confirmCalls() {
     int n = 0;
     thread_.runSync([&] { n = confirms_; });
+    return n;
+  }
+  int releaseCalls() {
+    int n = 0;
+    thread_.runSync([&] { n = releases_; });
     return n;
   }
   std::string lastDevice() {
@@ -174,7 +194,10 @@ class App {
       return std::vector<std::string>{kServiceUuid};
     });
     adv_->registerProperty("LocalName").onInterface(ad).withGetter([] { return std::string("gw-test"); });
-    adv_->registerMethod(ad, "Release", "", "", [](sdbus::MethodCall call) { call.createReply().send(); });
+    adv_->registerMethod(ad, "Release", "", "", [this](sdbus::MethodCall call) {
+      ++releases_;
+      call.createReply().send();
+    });
     adv_->finishRegistration();
   }
 
@@ -189,6 +212,7 @@ class App {
   std::string device_;
   int startNotify_ = 0;
   int confirms_ = 0;
+  int releases_ = 0;
 };
 
 class APeripheralHost : public SimFixture {
@@ -339,6 +363,27 @@ TEST_F(APeripheralHost, DropsTheApplicationAndItsAdvertisementWhenTheOwnerLeaves
   EXPECT_TRUE(c->waitFor([&] {
     return c->getInt(kAdapterPath, "org.bluez.LEAdvertisingManager1", "ActiveInstances") == 0;
   }));
+}
+
+TEST_F(APeripheralHost, KeepsAnAdvertisementRegisteredButOffTheAirAfterItsAdapterIsPoweredOffAndOn) {
+  ASSERT_EQ(app_->registerOn("org.bluez.LEAdvertisingManager1", "RegisterAdvertisement", "/app/adv0"), "");
+  auto c = client();
+  auto powered = [&] { return c->getBool(kAdapterPath, "org.bluez.Adapter1", "Powered"); };
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci0", false).ok(); }));
+  ASSERT_TRUE(c->waitFor([&] { return powered() == false; }));
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci0", true).ok(); }));
+  ASSERT_TRUE(c->waitFor([&] { return powered() == true; }));
+  // As 5.66 on Linux 6.1 (extended advertising): the kernel dropped the instance at power-off and
+  // bluetoothd did not notice; the registration stays, without Release() ...
+  EXPECT_EQ(c->getInt(kAdapterPath, "org.bluez.LEAdvertisingManager1", "ActiveInstances"), 1);
+  EXPECT_EQ(app_->releaseCalls(), 0);
+  // ... and nothing is on the air.
+  EXPECT_NE(connectCentral().find("no connectable advertisement"), std::string::npos);
+  // Registering it again puts it back.
+  ASSERT_EQ(app_->unregisterAdvertisement("/app/adv0"), "");
+  ASSERT_EQ(app_->registerOn("org.bluez.LEAdvertisingManager1", "RegisterAdvertisement", "/app/adv0"), "");
+  EXPECT_EQ(connectCentral(), "central-1");
+  EXPECT_EQ(app_->releaseCalls(), 0);
 }
 
 TEST_F(APeripheralHost, RefusesAnApplicationWithoutServices) {

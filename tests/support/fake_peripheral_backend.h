@@ -34,6 +34,7 @@ class FakePeripheralBackend final : public PeripheralBackend {
   std::string appAdapter;
   int applicationRegistrations = 0;
   std::map<std::string, AdvertisementSpec> adverts;
+  int advertRegistrations = 0;
   std::vector<std::string> advertsUnregistered;
   std::vector<std::pair<AttributeId, std::vector<std::uint8_t>>> sent;
   std::map<std::string, std::vector<Address>> centrals;
@@ -46,6 +47,15 @@ class FakePeripheralBackend final : public PeripheralBackend {
     listener->onBackendDown();
     up = true;
     loop_.post([this] { listener->onBackendUp(); });
+  }
+
+  // The kernel powers adapter `name` off or on (Adapter1.Powered changes).
+  void setPowered(const std::string& name, bool on) {
+    for (auto& a : adapterList) {
+      if (a.name != name) continue;
+      a.powered = on;
+      listener->onAdapterChanged(a);
+    }
   }
 
   // --- PeripheralBackend ---
@@ -90,6 +100,7 @@ class FakePeripheralBackend final : public PeripheralBackend {
   Operation registerAdvertisement(const std::string&, const AdvertisementSpec& spec,
                                   StatusCallback done) override {
     adverts[spec.id] = spec;
+    ++advertRegistrations;
     loop_.post([done = std::move(done)]() mutable { done(absl::OkStatus()); });
     return Operation();
   }

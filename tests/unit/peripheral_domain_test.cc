@@ -32,6 +32,16 @@ class APeripheral : public ::testing::Test {
     temp_ = backend_.app->services[0].characteristics[0].id;
   }
 
+  // Starts advertisement `id` and lets BlueZ answer.
+  void advertise(const std::string& id) {
+    bool started = false;
+    AdvertisingRequest a;
+    a.spec.id = id;
+    peripheral_.startAdvertising(a, [&](auto r) { started = r.ok(); });
+    loop_.runUntilIdle();
+    ASSERT_TRUE(started);
+  }
+
   testing::FakeExecutor loop_;
   testing::FakePeripheralBackend backend_{loop_};
   Metrics metrics_;
@@ -100,6 +110,43 @@ TEST_F(APeripheral, RegistersTheDatabaseAndAdvertisementsAgainAfterBlueZRestarts
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].type, PeripheralEventType::kAdvertisingStopped);
   EXPECT_EQ(events[0].detail, "timeout");
+}
+
+TEST_F(APeripheral, RegistersAnAdvertisementAgainWhenItsAdapterIsPoweredOffAndOn) {
+  advertise("env");
+  std::vector<PeripheralEvent> events;
+  peripheral_.watch([&](const PeripheralEvent& e) { events.push_back(e); });
+  // Any other property change of a powered adapter leaves it alone.
+  backend_.setPowered("hci0", true);
+  loop_.runUntilIdle();
+  EXPECT_EQ(backend_.advertRegistrations, 1);
+  // The kernel dropped it at power-off, bluetoothd 5.66 kept its registration: at power-on the
+  // stale one goes and it is registered again, once.
+  backend_.setPowered("hci0", false);
+  loop_.runUntilIdle();
+  EXPECT_TRUE(backend_.advertsUnregistered.empty());
+  backend_.setPowered("hci0", true);
+  backend_.setPowered("hci0", true);
+  loop_.runUntilIdle();
+  EXPECT_EQ(backend_.advertsUnregistered, std::vector<std::string>{"env"});
+  EXPECT_EQ(backend_.advertRegistrations, 2);
+  EXPECT_TRUE(backend_.adverts.contains("env"));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, PeripheralEventType::kAdvertisingStarted);
+  EXPECT_EQ(events[0].detail, "registered again after hci0 was powered on");
+}
+
+TEST_F(APeripheral, RegistersAnAdvertisementAgainWhenThePowerCycleCameBeforeBlueZAnswered) {
+  bool started = false;
+  AdvertisingRequest a;
+  a.spec.id = "env";
+  peripheral_.startAdvertising(a, [&](auto r) { started = r.ok(); });
+  backend_.setPowered("hci0", false);
+  backend_.setPowered("hci0", true);
+  loop_.runUntilIdle();
+  ASSERT_TRUE(started);
+  EXPECT_EQ(backend_.advertsUnregistered, std::vector<std::string>{"env"});
+  EXPECT_EQ(backend_.advertRegistrations, 2);
 }
 
 TEST_F(APeripheral, CountsSubscribersNoHigherThanTheCentralsConnected) {

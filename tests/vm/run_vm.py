@@ -20,9 +20,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
-# Steps that may report "skipped" and why they are allowed to.
-# (Issue 7 step 3 is known not to pass yet; GATTWAY_VM_PERSISTENT=1 runs it, and then it must pass.)
-MAY_SKIP = {"persistent session survives hci1 power off/on": "not passing against real BlueZ yet"}
+# Steps that may report "skipped", and the reason they may give (none may, now: every step runs).
+MAY_SKIP = {}
 
 
 def skip(why):
@@ -74,10 +73,6 @@ def main():
     os.makedirs(os.path.join(run, "bin"))
     os.makedirs(os.path.join(run, "out"))
     shutil.copy2(gattwayd, os.path.join(run, "bin", "gattwayd"))
-    # Step 3 (a persistent session across an hci1 power cycle) does not pass against real BlueZ
-    # yet: it runs only when asked for (GATTWAY_VM_PERSISTENT=1), and is reported skipped otherwise.
-    if os.environ.get("GATTWAY_VM_PERSISTENT") == "1":
-        open(os.path.join(run, "run-persistent"), "w").close()
     shutil.copytree(stubs, os.path.join(run, "stubs"))
     for name in ("vm_init.sh", "scenario.py"):
         shutil.copy2(os.path.join(HERE, name), os.path.join(run, name))
