@@ -172,8 +172,12 @@ using StatusCallback = absl::AnyInvocable<void(absl::Status)>;
 class CentralBackendListener {
  public:
   virtual ~CentralBackendListener() = default;
-  // org.bluez appeared (or the backend started with it present) and the mirror is in sync: every
-  // adapter and device has been reported through the calls below just before this.
+  // org.bluez appeared (or the backend started with it present) and the mirror is in sync with
+  // BlueZ's object tree as it was then (one GetManagedObjects): every adapter and device in it has
+  // been reported through the calls below just before this. That is not every adapter there will
+  // be: a bluetoothd that just started takes its bus name before it exports its adapters, so after
+  // a restart the tree may still lack some or all of them. They, and adapters plugged in later,
+  // arrive afterwards through onAdapterChanged.
   virtual void onBackendUp() = 0;
   // org.bluez left the bus (bluetoothd stopped or restarted). Every adapter and device is gone;
   // pending operations fail with UNAVAILABLE.

@@ -37,6 +37,25 @@ const char* gattOpKindName(GattOpKind k) {
   return "unknown";
 }
 
+const char* wedgeKindName(WedgeKind k) {
+  switch (k) {
+    case WedgeKind::kDiscovery: return "discovery";
+    case WedgeKind::kConnect: return "connect";
+    case WedgeKind::kCount: break;
+  }
+  return "unknown";
+}
+
+const char* recoveryStepName(RecoveryStep s) {
+  switch (s) {
+    case RecoveryStep::kRestartDiscovery: return "restart_discovery";
+    case RecoveryStep::kPowerCycle: return "power_cycle";
+    case RecoveryStep::kPowerCycleDeferred: return "power_cycle_deferred";
+    case RecoveryStep::kCount: break;
+  }
+  return "unknown";
+}
+
 const char* connectResultName(ConnectResult r) {
   switch (r) {
     case ConnectResult::kOk: return "ok";

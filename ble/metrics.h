@@ -67,10 +67,18 @@ enum class SessionStateMetric : std::uint8_t {
   kWaitingForAdapter, kCount
 };
 
+// The adapter watchdog (ble/central/adapter_watchdog.h): what it noticed, what it did.
+enum class WedgeKind : std::uint8_t { kDiscovery, kConnect, kCount };
+enum class RecoveryStep : std::uint8_t {
+  kRestartDiscovery, kPowerCycle, kPowerCycleDeferred, kCount
+};
+
 const char* gattOpKindName(GattOpKind k);             // "read"
 const char* connectResultName(ConnectResult r);       // "ok"
 const char* batchOutcomeName(BatchOutcome o);         // "deadline_exceeded"
 const char* sessionStateMetricName(SessionStateMetric s);  // "backing_off"
+const char* wedgeKindName(WedgeKind k);               // "discovery"
+const char* recoveryStepName(RecoveryStep s);         // "power_cycle"
 
 struct AdapterSlotsMetric {
   bool powered = false;
@@ -107,6 +115,8 @@ class Metrics {
   // BlueZ.
   Gauge bluezUp;
   Counter bluezRestarts, dbusSignalsReceived;
+  std::array<Counter, static_cast<std::size_t>(WedgeKind::kCount)> adapterWedged;
+  std::array<Counter, static_cast<std::size_t>(RecoveryStep::kCount)> adapterRecoveries;
   void setAdapter(const std::string& name, const AdapterSlotsMetric& slots);
   void removeAdapter(const std::string& name);
   std::map<std::string, AdapterSlotsMetric> adapters() const;

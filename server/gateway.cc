@@ -92,7 +92,7 @@ struct Gateway::Parts {
       }
       backend =
           factory ? factory(loop.loop()) : makeBluezBackend(loop.loop(), bus.get(), metrics);
-      central = std::make_unique<Central>(loop.loop(), *backend, metrics);
+      central = std::make_unique<Central>(loop.loop(), *backend, metrics, options.watchdog);
     });
     return true;
   }

@@ -11,6 +11,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "ble/central/adapter_watchdog.h"
 #include "ble/central_backend.h"
 #include "ble/executor.h"
 #include "ble/metrics.h"
@@ -43,6 +44,8 @@ struct GatewayOptions {
   // Most streams one client may hold open at once (server/client_identity.h says who a client
   // is); beyond it a new stream is refused with RESOURCE_EXHAUSTED.
   std::size_t maxStreamsPerClient = 64;
+  // The adapter watchdog (ble/central/adapter_watchdog.h).
+  WatchdogOptions watchdog;
   // Builds the hosted peripheral's backend on the loop thread; unset: BlueZ on dbusAddress.
   // Tests inject an in-process fake.
   std::function<std::unique_ptr<PeripheralBackend>(EventLoop&)> peripheralBackend;

@@ -225,6 +225,24 @@ std::vector<MetricFamily> MetricsExport::Collect() const {
   add(out, "gattway_dbus_signals_received_total", "D-Bus signals received from BlueZ.", C,
       d(m.dbusSignalsReceived.value()));
   {
+    auto f = family("gattway_adapter_wedged_total",
+                    "Wedged adapters the watchdog noticed, by kind.", C);
+    for (std::size_t k = 0; k < m.adapterWedged.size(); ++k) {
+      f.metric.push_back(sample(d(m.adapterWedged[k].value()), C,
+                                {{"kind", wedgeKindName(static_cast<WedgeKind>(k))}}));
+    }
+    out.push_back(std::move(f));
+  }
+  {
+    auto f = family("gattway_adapter_recoveries_total",
+                    "Recovery steps the adapter watchdog took (or deferred), by step.", C);
+    for (std::size_t r = 0; r < m.adapterRecoveries.size(); ++r) {
+      f.metric.push_back(sample(d(m.adapterRecoveries[r].value()), C,
+                                {{"step", recoveryStepName(static_cast<RecoveryStep>(r))}}));
+    }
+    out.push_back(std::move(f));
+  }
+  {
     auto powered = family("gattway_adapter_powered", "Whether the adapter is powered.", G);
     auto inUse = family("gattway_connection_slots_in_use", "LE links the gateway holds.", G);
     auto limit = family("gattway_connection_slots_limit", "The gateway's LE link limit.", G);
@@ -330,6 +348,16 @@ void MetricsExport::fill(v1::GetMetricsResponse* out, absl::Time now) const {
   bluez->set_up(m.bluezUp.value() != 0);
   bluez->set_restarts(m.bluezRestarts.value());
   bluez->set_signals_received(m.dbusSignalsReceived.value());
+  for (std::size_t k = 0; k < m.adapterWedged.size(); ++k) {
+    auto* c = bluez->add_adapter_wedged();
+    (*c->mutable_labels())["kind"] = wedgeKindName(static_cast<WedgeKind>(k));
+    c->set_value(m.adapterWedged[k].value());
+  }
+  for (std::size_t r = 0; r < m.adapterRecoveries.size(); ++r) {
+    auto* c = bluez->add_adapter_recoveries();
+    (*c->mutable_labels())["step"] = recoveryStepName(static_cast<RecoveryStep>(r));
+    c->set_value(m.adapterRecoveries[r].value());
+  }
   for (const auto& [name, a] : m.adapters()) {
     auto* slots = bluez->add_adapters();
     slots->set_adapter(name);

@@ -9,7 +9,8 @@
 
 namespace gattway {
 
-Central::Central(Executor& executor, CentralBackend& backend, Metrics& metrics)
+Central::Central(Executor& executor, CentralBackend& backend, Metrics& metrics,
+                 WatchdogOptions watchdog)
     : executor_(executor),
       backend_(backend),
       metrics_(metrics),
@@ -19,7 +20,14 @@ Central::Central(Executor& executor, CentralBackend& backend, Metrics& metrics)
       gatt_(executor, backend, sessions_, metrics),
       subscriptions_(executor, backend, sessions_, metrics),
       batches_(executor, sessions_, gatt_, subscriptions_, metrics),
-      autoConnect_(executor, scanHub_, sessions_, policies_) {
+      autoConnect_(executor, scanHub_, sessions_, policies_),
+      watchdog_(executor, backend, scanHub_, metrics, std::move(watchdog)) {
+  sessions_.observeConnects(
+      [this](const std::string& adapter, const Address& address,
+             const absl::Status& status) -> std::optional<absl::Status> {
+        if (shuttingDown_) return std::nullopt;
+        return watchdog_.onConnectResult(adapter, address, status);
+      });
   // A changed policy applies from each session's next attempt on (session.proto, UpdatePolicy).
   policies_.onChange([this] {
     sessions_.onPoliciesChanged();
@@ -45,12 +53,14 @@ void Central::start() {
   if (started_) return;
   started_ = true;
   backend_.start(this);
+  watchdog_.start();
 }
 
 void Central::shutdown() {
   if (shuttingDown_) return;
   shuttingDown_ = true;
   const absl::Status down = err::make(err::Reason::kShuttingDown, "the gateway is shutting down");
+  watchdog_.stop();
   autoConnect_.stop();
   batches_.shutdown(down);
   subscriptions_.shutdown(down);
@@ -156,6 +166,7 @@ void Central::onBackendUp() {
 void Central::onBackendDown() {
   metrics_.bluezUp.set(0);
   log::warn("bluez.down");
+  watchdog_.onBackendDown();
   sessions_.onBackendDown();
   scanHub_.onBackendDown();
 }
@@ -167,9 +178,11 @@ void Central::onAdapterChanged(const AdapterInfo& adapter) {
   scheduler_.setPowered(adapter.name, adapter.powered);
   sessions_.onAdapterChanged(adapter);
   scanHub_.onAdapterChanged(adapter);
+  watchdog_.onAdapterChanged(adapter);
 }
 
 void Central::onAdapterRemoved(const std::string& adapter) {
+  watchdog_.onAdapterRemoved(adapter);
   scheduler_.removeAdapter(adapter);
   sessions_.onAdapterRemoved(adapter);
   scanHub_.onAdapterRemoved(adapter);

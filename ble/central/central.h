@@ -14,6 +14,7 @@
 
 #include "absl/random/random.h"
 #include "absl/status/statusor.h"
+#include "ble/central/adapter_watchdog.h"
 #include "ble/central/auto_connect.h"
 #include "ble/central/batch_executor.h"
 #include "ble/central/connect_scheduler.h"
@@ -40,7 +41,8 @@ class Central final : public CentralBackendListener {
  public:
   static constexpr std::uint32_t kMaxSlotLimit = 64;
 
-  Central(Executor& executor, CentralBackend& backend, Metrics& metrics);
+  Central(Executor& executor, CentralBackend& backend, Metrics& metrics,
+          WatchdogOptions watchdog = {});
   ~Central() override;
   Central(const Central&) = delete;
   Central& operator=(const Central&) = delete;
@@ -61,6 +63,7 @@ class Central final : public CentralBackendListener {
   SubscriptionHub& subscriptions() { return subscriptions_; }
   BatchExecutor& batches() { return batches_; }
   AutoConnect& autoConnect() { return autoConnect_; }
+  AdapterWatchdog& watchdog() { return watchdog_; }
 
   // Adapters, ordered by name. UNAVAILABLE when BlueZ is down; NOT_FOUND for an unknown name.
   absl::StatusOr<std::vector<AdapterView>> adapters() const;
@@ -100,6 +103,7 @@ class Central final : public CentralBackendListener {
   SubscriptionHub subscriptions_;
   BatchExecutor batches_;
   AutoConnect autoConnect_;
+  AdapterWatchdog watchdog_;
   struct AdapterOp {
     Operation op;
     Callback<absl::StatusOr<AdapterView>> done;

@@ -142,7 +142,8 @@ void ScanHub::reconcile(const std::string& adapter) {
   for (const Subscriber* s : d.subscribers) {
     if (s != nullptr) needs.push_back({&s->options.filter, s->options.mode});
   }
-  if (!needs.empty()) {
+  if (!d.on) d.restart = false;
+  if (!needs.empty() && !d.restart) {
     DiscoveryFilter desired = mergeDiscoveryFilters(needs);
     if (d.on && d.applied == desired) return;
     d.busy = true;
@@ -165,6 +166,7 @@ void ScanHub::reconcile(const std::string& adapter) {
     });
   } else if (d.on) {
     d.busy = true;
+    d.restart = false;
     d.pending = backend_.stopDiscovery(adapter, [this, adapter](absl::Status status) {
       Discovery& dd = discoveries_[adapter];
       dd.pending.release();
@@ -207,7 +209,7 @@ void ScanHub::adapterGone(const std::string& adapter, const absl::Status& status
   std::vector<std::uint64_t> ended;
   std::vector<Subscriber*> subs = d.subscribers;
   for (Subscriber* s : subs) {
-    if (s == nullptr || s->options.survivesBackendRestart) continue;
+    if (s == nullptr || s->options.survivesBackendRestart || d.keepSubscribers) continue;
     detach(*s, adapter);
     if (!s->options.adapter.empty() || s->adapters.empty()) ended.push_back(s->id);
   }
@@ -249,8 +251,23 @@ void ScanHub::onBackendDown() {
   }
 }
 
+void ScanHub::restartDiscovery(const std::string& adapter) {
+  auto it = discoveries_.find(adapter);
+  if (it == discoveries_.end() || !it->second.on) return;
+  log::info("scan.discovery_restart", {{"adapter", adapter}});
+  it->second.restart = true;
+  reconcile(adapter);
+}
+
+void ScanHub::keepThroughPowerCycle(const std::string& adapter) {
+  discoveries_[adapter].keepSubscribers = true;
+}
+
 void ScanHub::onAdapterChanged(const AdapterInfo& adapter) {
   if (adapter.powered) {
+    if (auto it = discoveries_.find(adapter.name); it != discoveries_.end()) {
+      it->second.keepSubscribers = false;
+    }
     bool any = false;
     for (auto& [id, s] : subscribers_) {
       if (!s->options.adapter.empty() && s->options.adapter != adapter.name) continue;

@@ -84,6 +84,13 @@ class ScanHub {
   // Ends every subscription with `status` (gateway shutdown).
   void endAll(const absl::Status& status);
 
+  // For the adapter watchdog (adapter_watchdog.h). Stops and starts the gateway's discovery
+  // session on the adapter (nothing when it is off).
+  void restartDiscovery(const std::string& adapter);
+  // The adapter is about to be power-cycled on purpose: its subscribers stay through the
+  // power-off (instead of ending with ADAPTER_OFF) and discovery resumes at the next power-on.
+  void keepThroughPowerCycle(const std::string& adapter);
+
   // From the backend listener (Central).
   void onBackendUp();
   void onBackendDown();
@@ -121,6 +128,8 @@ class ScanHub {
     std::vector<Subscriber*> subscribers;  // null entries are removed after dispatch
     bool on = false;                       // our session is on, with `applied`
     bool busy = false;                     // a start/stop is in flight
+    bool restart = false;                  // stop, then start again (restartDiscovery)
+    bool keepSubscribers = false;          // through a power cycle (keepThroughPowerCycle)
     DiscoveryFilter applied;
     Operation pending;
     Timer reconcileSoon;

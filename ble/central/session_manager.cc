@@ -307,6 +307,9 @@ void SessionManager::granted(const std::shared_ptr<Session>& s, ConnectScheduler
                                      attemptFailed(live, status);
                                      return;
                                    }
+                                   if (connectObserver_) {
+                                     connectObserver_(live->adapter(), live->address(), status);
+                                   }
                                    linkUp(live);
                                  });
 }
@@ -355,17 +358,23 @@ void SessionManager::servicesResolved(const std::shared_ptr<Session>& s,
   }
 }
 
-void SessionManager::attemptFailed(const std::shared_ptr<Session>& s, const absl::Status& status) {
+void SessionManager::attemptFailed(const std::shared_ptr<Session>& s, const absl::Status& failure) {
   ConnectResult result = ConnectResult::kFailed;
-  if (status.code() == absl::StatusCode::kDeadlineExceeded) result = ConnectResult::kTimeout;
-  if (err::reasonOf(status) == err::Reason::kInProgress) result = ConnectResult::kInProgress;
+  if (failure.code() == absl::StatusCode::kDeadlineExceeded) result = ConnectResult::kTimeout;
+  if (err::reasonOf(failure) == err::Reason::kInProgress) result = ConnectResult::kInProgress;
   metrics_.connectAttempts[static_cast<std::size_t>(result)].add();
-  s->info_.failedAttempts++;
+  std::optional<absl::Status> adapters;  // the watchdog's view: the adapter's fault
+  if (connectObserver_ && s->info_.state == SessionState::kConnecting) {
+    adapters = connectObserver_(s->adapter(), s->address(), failure);
+  }
+  const absl::Status& status = adapters ? *adapters : failure;
+  if (!adapters) s->info_.failedAttempts++;
   log::warn("session.connect_failed",
-            {{"address", s->address().toString()}, {"adapter", s->adapter()}, {"error", status}});
-  end(s, Ending{result == ConnectResult::kTimeout ? SessionReason::kConnectTimeout
-                                                  : SessionReason::kConnectFailed,
-                std::string(status.message()), status, status, true});
+            {{"address", s->address().toString()}, {"adapter", s->adapter()}, {"error", failure}});
+  SessionReason reason = result == ConnectResult::kTimeout ? SessionReason::kConnectTimeout
+                                                           : SessionReason::kConnectFailed;
+  if (adapters) reason = SessionReason::kWatchdog;
+  end(s, Ending{reason, std::string(status.message()), status, status, true});
 }
 
 void SessionManager::end(const std::shared_ptr<Session>& s, Ending ending, SessionCallback done) {

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include <functional>
@@ -92,6 +93,12 @@ class SessionManager {
   void onPersistentChange(std::function<void()> listener) {
     persistentListeners_.push_back(std::move(listener));
   }
+  // Told the outcome of every connect (the adapter watchdog). It returns the error callers see
+  // instead when it takes a failure as the adapter's; such a failure is not counted against the
+  // session's max_attempts and its reason is WATCHDOG.
+  using ConnectObserver = std::function<std::optional<absl::Status>(
+      const std::string& adapter, const Address& address, const absl::Status& status)>;
+  void observeConnects(ConnectObserver observer) { connectObserver_ = std::move(observer); }
   // Persistent sessions waiting for an adapter (WAITING_FOR_ADAPTER) queue again: `adapter` was
   // powered, or (empty) BlueZ came back.
   void resumeWaiting(const std::string& adapter);
@@ -186,6 +193,7 @@ class SessionManager {
   Metrics& metrics_;
   absl::BitGen random_;  // backoff jitter
   std::vector<std::function<void()>> persistentListeners_;
+  ConnectObserver connectObserver_;
   absl::flat_hash_map<Address, std::shared_ptr<Session>> sessions_;
   std::map<std::uint64_t, SessionWatcher*> watchers_;
   std::map<std::uint64_t, Closing> closing_;

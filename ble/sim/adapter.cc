@@ -329,7 +329,9 @@ void Adapter::applyPower(bool on) {
   powerPending_ = false;
   log::info("sim.adapter.power", {{"adapter", name_}, {"powered", on}});
   if (!on) {
-    // Every discovery session ends, links drop, temporary devices go at once.
+    // Every discovery session ends, links drop, temporary devices go at once. The controller is
+    // reset: a wedged scan or connect is cured.
+    ctx_.faults.powerCycled(name_);
     endAllDiscovery();
     for (Device* d : devices()) {
       if (d->linkBusy()) d->dropLink(DropReason::kPowerOff);

@@ -54,6 +54,8 @@ class Adapter final : public dbus::Interface, public AirListener {
 
   // --- power (the control interface and Powered) ---
   void setPowered(bool on);
+  // The discovery wedge was just set (Faults::wedgeDiscovery): a running scan stops.
+  void wedgeDiscovery();
 
   GattManager& gattManager() { return *gattManager_; }
   AdvertisingManager& advertisingManager() { return *advertisingManager_; }

@@ -60,6 +60,15 @@ void Adapter::updateFilter(dbus::Call waiting) {
   // The kernel (re)starts the scan; the reply waits for it, then Discovering=true (idle).
   scanTimer_ = ctx_.loop.runAfter(ctx_.options.scanLatency, [this] {
     scanTimer_ = Timer();
+    if (ctx_.faults.discoveryWedged(name_)) {
+      // A wedged controller acknowledges the scan command and never scans: the start succeeds,
+      // Discovering stays false, nothing is reported (faults.h, DiscoveryWedge).
+      auto waiters = std::move(scanWaiters_);
+      scanWaiters_.clear();
+      for (auto& w : waiters) w.reply();
+      log::info("sim.adapter.discovery_wedged", {{"adapter", name_}});
+      return;
+    }
     scanning_ = true;
     ctx_.air.setScanning(this, true);
     auto waiters = std::move(scanWaiters_);
@@ -79,7 +88,23 @@ void Adapter::stopDiscovery(dbus::Call call) {
   DiscoveryClient* c = client(owner);
   if (c == nullptr || !c->discovering) return call.error(bluez::kFailed, "No discovery started");
   if (c->pending) return call.error(bluez::kInProgress, bluez::kMsgBusy);
+  if (ctx_.faults.discoveryStopped(name_)) log::info("sim.adapter.discovery_unwedged", {{"adapter", name_}});
   stopScanning(std::move(call), owner);
+}
+
+void Adapter::wedgeDiscovery() {
+  // The controller stops scanning on its own; the kernel reports discovery stopped, so BlueZ says
+  // Discovering=false, while every client keeps its session.
+  scanTimer_.cancel();
+  auto waiters = std::move(scanWaiters_);
+  scanWaiters_.clear();
+  for (auto& w : waiters) w.reply();
+  if (scanning_) ctx_.air.setScanning(this, false);
+  scanning_ = false;
+  if (discovering_) {
+    discovering_ = false;
+    changed(kDiscovering);
+  }
 }
 
 void Adapter::stopScanning(dbus::Call waiting, const std::string& leaving) {

@@ -1,5 +1,7 @@
 #include "ble/sim/control.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ble/log.h"
@@ -13,7 +15,7 @@ enum Method {
   kAddDevices, kRemoveDevice, kSetRssi, kSetAdvertising, kDropLink, kFailConnect, kFailGatt,
   kClearFaults, kSetPowered, kRestartBluetoothd, kSetOrdering, kSetRates, kCentralConnect,
   kCentralDisconnect, kCentralRead, kCentralWrite, kCentralSubscribe, kCentralUnsubscribe,
-  kCentralReceived, kHostedAttributes, kDevices, kGetStats,
+  kCentralReceived, kHostedAttributes, kDevices, kGetStats, kWedgeDiscovery, kWedgeConnects,
 };
 enum Prop { kOrdering, kAdvertisingInterval, kNotificationInterval };
 
@@ -48,7 +50,9 @@ const dbus::InterfaceSpec& controlSpec() {
        {"CentralReceived", {{"central", "s"}, {"attribute", "s"}}, {{"count", "t"}, {"last", "ay"}}},
        {"HostedAttributes", {{"adapter", "s"}}, {{"attributes", "a(qqsas)"}}},
        {"Devices", {}, {{"devices", "a(sssn)"}}},
-       {"GetStats", {}, {{"stats", "a{sv}"}}}},
+       {"GetStats", {}, {{"stats", "a{sv}"}}},
+       {"WedgeDiscovery", {{"adapter", "s"}, {"cure", "s"}, {"restarts", "u"}}, {}},
+       {"WedgeConnects", {{"adapter", "s"}}, {}}},
       {{"Ordering", "s"}, {"AdvertisingInterval", "t"}, {"NotificationInterval", "t"}},
       {}};
   return s;
@@ -253,6 +257,19 @@ void ControlService::invoke(int method, dbus::Call call) {
     case kClearFaults:
       sim_.faults().clear();
       return call.reply();
+    case kWedgeDiscovery: {
+      std::uint32_t restarts = 0;
+      args.s(a1);
+      args.s(a2);
+      args.u(restarts);
+      auto cure = parseWedgeCure(a2);
+      if (!cure.ok()) return answer(call, cure.status());
+      DiscoveryWedge w{*cure, static_cast<int>(std::clamp<std::uint32_t>(restarts, 1, 1000))};
+      return answer(call, sim_.wedgeDiscovery(a1, w));
+    }
+    case kWedgeConnects:
+      args.s(a1);
+      return answer(call, sim_.wedgeConnects(a1));
     case kSetPowered: {
       bool on = false;
       args.s(a1);

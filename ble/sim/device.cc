@@ -266,6 +266,9 @@ void Device::connect(dbus::Call call) {
   }
   // A powered-off controller refuses the socket's connect at once: 5.66 says strerror(EIO).
   if (!adapter_.powered()) return call.error(bluez::kFailed, "Input/output error");
+  // A wedged controller still holds a create-connection it never finishes: every connect meets
+  // it until a power cycle resets the controller (faults.h, wedgeConnects).
+  if (ctx_.faults.connectsWedged(adapter_.name())) return call.error(bluez::kInProgress, bluez::kMsgBusy);
   // A controller creates one LE connection at a time.
   if (!adapter_.beginConnect(this)) return call.error(bluez::kInProgress, bluez::kMsgBusy);
   connectCall_ = std::move(call);

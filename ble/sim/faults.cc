@@ -1,5 +1,7 @@
 #include "ble/sim/faults.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "ble/error.h"
 
@@ -57,9 +59,46 @@ std::optional<GattFaultSpec> Faults::takeGatt(const Address& address, std::uint1
   return std::nullopt;
 }
 
+absl::StatusOr<WedgeCure> parseWedgeCure(const std::string& name) {
+  if (name.empty() || name == "power-cycle") return WedgeCure::kPowerCycle;
+  if (name == "restart-discovery") return WedgeCure::kRestartDiscovery;
+  return err::invalidField(
+      "cure", absl::StrCat("unknown cure \"", name, "\"; expected power-cycle or restart-discovery"));
+}
+
+void Faults::wedgeDiscovery(const std::string& adapter, DiscoveryWedge wedge) {
+  wedge.restarts = std::max(wedge.restarts, 1);
+  discoveryWedges_[adapter] = wedge;
+}
+
+bool Faults::discoveryWedged(const std::string& adapter) const {
+  return discoveryWedges_.contains(adapter);
+}
+
+bool Faults::discoveryStopped(const std::string& adapter) {
+  auto it = discoveryWedges_.find(adapter);
+  if (it == discoveryWedges_.end() || it->second.cure != WedgeCure::kRestartDiscovery) return false;
+  if (--it->second.restarts > 0) return false;
+  discoveryWedges_.erase(it);
+  return true;
+}
+
+void Faults::wedgeConnects(const std::string& adapter) { connectWedges_.insert(adapter); }
+
+bool Faults::connectsWedged(const std::string& adapter) const {
+  return connectWedges_.contains(adapter);
+}
+
+void Faults::powerCycled(const std::string& adapter) {
+  discoveryWedges_.erase(adapter);
+  connectWedges_.erase(adapter);
+}
+
 void Faults::clear() {
   connect_.clear();
   gatt_.clear();
+  discoveryWedges_.clear();
+  connectWedges_.clear();
 }
 
 }  // namespace gattway::sim

@@ -1,10 +1,13 @@
 // Faults queued for the next operations: connects that fail or hang, GATT operations that are
-// late or fail with a chosen BlueZ error or ATT code. Set through the control interface or the
-// C++ API; consumed by the Device and GATT objects. Loop thread only.
+// late or fail with a chosen BlueZ error or ATT code; and wedged controllers (discovery or
+// connects), which last until cured. Set through the control interface or the C++ API; consumed
+// by the Adapter, Device and GATT objects. Loop thread only.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +49,21 @@ struct GattFaultSpec {
   std::uint16_t handle = 0;                      // only this attribute (path handle); 0: any
 };
 
+// What cures a wedged discovery.
+enum class WedgeCure {
+  kPowerCycle,        // only Powered false → true (or a bluetoothd restart)
+  kRestartDiscovery,  // also `restarts` StopDiscovery calls (each followed by a StartDiscovery)
+};
+
+absl::StatusOr<WedgeCure> parseWedgeCure(const std::string& name);
+
+// A controller whose scan is wedged: StartDiscovery answers success, but Discovering never turns
+// true and no advertising report comes, until cured.
+struct DiscoveryWedge {
+  WedgeCure cure = WedgeCure::kPowerCycle;
+  int restarts = 1;  // kRestartDiscovery: stops left before it is cured
+};
+
 class Faults {
  public:
   // `address` null: any device. `count` faults are queued.
@@ -54,10 +72,24 @@ class Faults {
   void addGatt(std::optional<Address> address, GattFaultSpec spec, int count = 1);
   // `handle` is the characteristic's declaration handle or the descriptor's handle.
   std::optional<GattFaultSpec> takeGatt(const Address& address, std::uint16_t handle);
+  // --- wedged controllers, by adapter name ---
+  void wedgeDiscovery(const std::string& adapter, DiscoveryWedge wedge);
+  bool discoveryWedged(const std::string& adapter) const;
+  // A StopDiscovery on the wedged adapter: counts towards a kRestartDiscovery cure. True when
+  // that cured it.
+  bool discoveryStopped(const std::string& adapter);
+  // Every Device1.Connect (and ConnectDevice) on the adapter answers InProgress until cured.
+  void wedgeConnects(const std::string& adapter);
+  bool connectsWedged(const std::string& adapter) const;
+  // Powered went false (or bluetoothd went away): every wedge of the adapter is cured.
+  void powerCycled(const std::string& adapter);
+
   void clear();
   std::size_t pending() const { return connect_.size() + gatt_.size(); }
 
  private:
+  std::map<std::string, DiscoveryWedge> discoveryWedges_;
+  std::set<std::string> connectWedges_;
   std::vector<std::pair<std::optional<Address>, ConnectFaultSpec>> connect_;
   std::vector<std::pair<std::optional<Address>, GattFaultSpec>> gatt_;
 };

@@ -139,6 +139,22 @@ void Simulator::failNextGattOperation(std::optional<Address> address, GattFaultS
   faults_.addGatt(address, std::move(spec), count);
 }
 
+absl::Status Simulator::wedgeDiscovery(const std::string& name, DiscoveryWedge wedge) {
+  Adapter* a = adapter(name);
+  if (a == nullptr) return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter ", name));
+  faults_.wedgeDiscovery(name, wedge);
+  a->wedgeDiscovery();
+  return absl::OkStatus();
+}
+
+absl::Status Simulator::wedgeConnects(const std::string& name) {
+  if (adapter(name) == nullptr) {
+    return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter ", name));
+  }
+  faults_.wedgeConnects(name);
+  return absl::OkStatus();
+}
+
 absl::Status Simulator::setPowered(const std::string& name, bool on) {
   Adapter* a = adapter(name);
   if (a == nullptr) return err::make(err::Reason::kAdapterNotFound, absl::StrCat("no adapter ", name));
@@ -152,6 +168,8 @@ void Simulator::restartBluetoothd(absl::Duration pause, absl::AnyInvocable<void(
     stored = daemon_->stored();
     signalsBefore_ += daemon_->context().tree.signalsSent();
     log::info("sim.bluetoothd.stopping", {{"pause_ms", absl::ToInt64Milliseconds(pause)}});
+    // bluetoothd powers its adapters down on exit and up at start: wedged controllers are reset.
+    for (Adapter* a : daemon_->adapters()) faults_.powerCycled(a->name());
     daemon_.reset();  // every object goes, the connection closes, org.bluez is released
   }
   auto shared = std::make_shared<absl::AnyInvocable<void(absl::Status)>>(std::move(back));

@@ -77,6 +77,10 @@ class Simulator {
 
   // --- the controller and the daemon ---
   absl::Status setPowered(const std::string& adapter, bool on);
+  // Wedged controllers (faults.h), until a power cycle or a bluetoothd restart: discovery that
+  // starts but never scans (a running scan stops), or connects that all answer InProgress.
+  absl::Status wedgeDiscovery(const std::string& adapter, DiscoveryWedge wedge);
+  absl::Status wedgeConnects(const std::string& adapter);
   // Releases org.bluez and every object, and comes back after `pause` on a new connection.
   void restartBluetoothd(absl::Duration pause, absl::AnyInvocable<void(absl::Status)> back = nullptr);
   void setOrdering(Ordering ordering) { options_.ordering = ordering; }

@@ -55,6 +55,19 @@ ABSL_FLAG(bool, simulate, false,
 ABSL_FLAG(std::string, fleet, "",
           "With --simulate: the simulator's fleet file (YAML, see docs/simulator.md). Empty: the "
           "demo fleet (sensors, a heart-rate strap, cameras, beacons).");
+ABSL_FLAG(bool, adapter_watchdog, true,
+          "Notice wedged adapters (discovery that never turns Discovering on, connects that keep "
+          "failing with InProgress) and recover them: restart discovery, then power-cycle the "
+          "adapter. See the README's \"Adapter watchdog\".");
+ABSL_FLAG(absl::Duration, watchdog_discovery_timeout, absl::Seconds(10),
+          "A gateway discovery that has not turned Discovering on for this long is wedged.");
+ABSL_FLAG(int, watchdog_in_progress_failures, 3,
+          "Connects in a row failing with InProgress on an adapter that make it wedged (1..100).");
+ABSL_FLAG(int, watchdog_timeout_failures, 0,
+          "Connects to this many different devices in a row timing out make an adapter wedged "
+          "(0: timeouts are no sign; absent devices time out too).");
+ABSL_FLAG(absl::Duration, watchdog_power_cycle_interval, absl::Minutes(10),
+          "At most one watchdog power cycle per adapter per this long.");
 ABSL_FLAG(std::string, log_format, "text", "Log line format: text (key=value) or json.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest level logged: debug, info, warn or error.");
 
@@ -170,6 +183,26 @@ int main(int argc, char** argv) {
     return fail(absl::StrCat("--max_streams_per_client must be 1..10000, not ", maxStreams));
   }
   options.maxStreamsPerClient = static_cast<std::size_t>(maxStreams);
+  options.watchdog.enabled = absl::GetFlag(FLAGS_adapter_watchdog);
+  options.watchdog.discoveryTimeout = absl::GetFlag(FLAGS_watchdog_discovery_timeout);
+  if (options.watchdog.discoveryTimeout < absl::Seconds(1)) {
+    return fail(absl::StrCat("--watchdog_discovery_timeout must be at least 1s, not ",
+                             absl::FormatDuration(options.watchdog.discoveryTimeout)));
+  }
+  const int inProgress = absl::GetFlag(FLAGS_watchdog_in_progress_failures);
+  if (inProgress < 1 || inProgress > 100) {
+    return fail(absl::StrCat("--watchdog_in_progress_failures must be 1..100, not ", inProgress));
+  }
+  options.watchdog.inProgressFailures = static_cast<std::uint32_t>(inProgress);
+  const int timeouts = absl::GetFlag(FLAGS_watchdog_timeout_failures);
+  if (timeouts < 0 || timeouts > 1000) {
+    return fail(absl::StrCat("--watchdog_timeout_failures must be 0..1000, not ", timeouts));
+  }
+  options.watchdog.timeoutFailures = static_cast<std::uint32_t>(timeouts);
+  options.watchdog.minPowerCycleInterval = absl::GetFlag(FLAGS_watchdog_power_cycle_interval);
+  if (options.watchdog.minPowerCycleInterval < absl::ZeroDuration()) {
+    return fail("--watchdog_power_cycle_interval must not be negative");
+  }
   if (auto e = checkListenAddress("grpc_address", options.grpcAddress, false); !e.empty()) {
     return fail(e);
   }

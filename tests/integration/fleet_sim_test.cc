@@ -1,7 +1,8 @@
 // A fleet of 200 persistent sessions on the simulated BlueZ (4 adapters): half the links drop,
-// bluetoothd restarts, the gateway restarts on its state directory. Everything comes back, never
-// more than one LE connect in flight per adapter, and sessions waiting together connect in
-// priority order. What is asserted is observed through WatchSessions, as a client sees it.
+// bluetoothd restarts, an adapter is power-cycled, adapters wedge and the watchdog power-cycles
+// them, the gateway restarts on its state directory. Everything comes back, never more than one LE
+// connect in flight per adapter, and sessions waiting together connect in priority order. What is
+// asserted is observed through WatchSessions, as a client sees it.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -10,8 +11,11 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "ble/log.h"
+#include "ble/metrics.h"
 #include "ble/sim/fleet.h"
 #include "gattway/v1/session.grpc.pb.h"
 #include "grpcpp/create_channel.h"
@@ -209,6 +213,18 @@ class AFleet : public SimFixture {
     }
     return false;
   }
+  // Every session is CONNECTED, those in `dropped` on a new link.
+  bool backAfterDrop(const std::vector<std::string>& dropped) {
+    const auto connected = list(v1::SESSION_STATE_CONNECTED);
+    if (connected.size() != kDevices) return false;
+    for (const auto& s : connected) {
+      if (std::find(dropped.begin(), dropped.end(), s.address()) != dropped.end() &&
+          s.connects() < 2) {
+        return false;
+      }
+    }
+    return true;
+  }
   bool allConnected() {
     return eventually([&] { return list(v1::SESSION_STATE_CONNECTED).size() == kDevices; });
   }
@@ -244,17 +260,8 @@ TEST_F(AFleet, ComesBackAfterHalfTheLinksDropOneConnectPerAdapterInPriorityOrder
       ASSERT_TRUE(sim_->dropLink(*Address::parse(a), sim::DropReason::kTimeout).ok()) << a;
     }
   });
-  ASSERT_TRUE(eventually([&] {
-    const auto connected = list(v1::SESSION_STATE_CONNECTED);
-    if (connected.size() != kDevices) return false;
-    for (const auto& s : connected) {
-      if (std::find(dropped.begin(), dropped.end(), s.address()) != dropped.end() &&
-          s.connects() < 2) {
-        return false;
-      }
-    }
-    return true;
-  })) << list(v1::SESSION_STATE_CONNECTED).size() << " connected";
+  ASSERT_TRUE(eventually([&] { return backAfterDrop(dropped); }))
+      << list(v1::SESSION_STATE_CONNECTED).size() << " connected";
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto events = watch.events();
@@ -305,6 +312,98 @@ TEST_F(AFleet, ComesBackAfterBluetoothdRestarts) {
   EXPECT_EQ(waited, kDevices);
   EXPECT_EQ(inFlight, 1);
   EXPECT_EQ(order.inversions, 0);
+}
+
+TEST_F(AFleet, WaitsThroughAnAdapterPowerCycleAndComesBackOneConnectAtATime) {
+  ASSERT_TRUE(allConnected()) << census();
+  std::size_t onHci0 = 0;
+  for (const auto& s : list()) onHci0 += s.adapter() == "hci0" ? 1 : 0;
+  ASSERT_GT(onHci0, 0u);
+  Watcher watch(*stub_);
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci0", false); }).ok());
+  ASSERT_TRUE(eventually([&] {
+    return list(v1::SESSION_STATE_WAITING_FOR_ADAPTER).size() == onHci0;
+  })) << census();
+  // The adapter stays off a while (the scenario, not a wait for a result).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_TRUE(onLoop([&] { return sim_->setPowered("hci0", true); }).ok());
+  ASSERT_TRUE(allConnected()) << census();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto events = watch.events();
+  ASSERT_EQ(watch.gaps(), 0u);
+  // Every session on hci0 went DISCONNECTED → WAITING_FOR_ADAPTER (ADAPTER_OFF), and none
+  // connected on hci0 between the first of those and the power-on (the first QUEUED after it).
+  std::set<std::string> waited;
+  std::size_t firstWait = events.size(), resumed = events.size();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto& e = events[i];
+    if (e.state() == v1::SESSION_STATE_WAITING_FOR_ADAPTER) {
+      EXPECT_EQ(e.reason(), v1::SESSION_REASON_ADAPTER_OFF);
+      waited.insert(e.address());
+      firstWait = std::min(firstWait, i);
+    }
+    if (e.state() == v1::SESSION_STATE_QUEUED && firstWait < i && resumed == events.size()) resumed = i;
+  }
+  EXPECT_EQ(waited.size(), onHci0);
+  for (std::size_t i = firstWait; i < resumed; ++i) {
+    EXPECT_FALSE(events[i].state() == v1::SESSION_STATE_CONNECTING && events[i].adapter() == "hci0")
+        << events[i].address();
+  }
+  const int inFlight = maxConnectsInFlight(events);
+  const PriorityOrder order = priorityOrder(events);
+  std::printf("[ figures  ] %zu sessions on hci0 back %.2f s after it was powered off (0.3 s off); "
+              "connects in flight per adapter at most %d; %d pairs, %d inversions\n",
+              onHci0, seconds, inFlight, order.pairs, order.inversions);
+  EXPECT_EQ(inFlight, 1);
+  EXPECT_EQ(order.inversions, 0);
+}
+
+TEST_F(AFleet, ComesBackFromWedgedConnectsThroughTheWatchdogsPowerCycle) {
+  ASSERT_TRUE(allConnected()) << census();
+  Watcher watch(*stub_);
+  // Every controller wedges (whichever adapter a session is placed on, its connects fail), then
+  // a tenth of the links drop.
+  std::vector<std::string> dropped;
+  for (int i = 0; i < kDevices; i += 10) dropped.push_back(devices_[static_cast<std::size_t>(i)]);
+  const auto t0 = std::chrono::steady_clock::now();
+  onLoop([&] {
+    for (int a = 0; a < kAdapters; ++a) ASSERT_TRUE(sim_->wedgeConnects(absl::StrCat("hci", a)).ok());
+    for (const auto& a : dropped) {
+      ASSERT_TRUE(sim_->dropLink(*Address::parse(a), sim::DropReason::kTimeout).ok()) << a;
+    }
+  });
+  const Metrics& m = gateway_->metrics();
+  ASSERT_TRUE(eventually([&] {
+    return m.adapterRecoveries[static_cast<std::size_t>(RecoveryStep::kPowerCycle)].value() > 0 &&
+           backAfterDrop(dropped);
+  })) << census();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto events = watch.events();
+  ASSERT_EQ(watch.gaps(), 0u);
+  // The refused connects reach WatchSessions as the watchdog's (reason WATCHDOG); no event
+  // speaks of InProgress.
+  int watchdogEvents = 0;
+  for (const auto& e : events) {
+    watchdogEvents += e.reason() == v1::SESSION_REASON_WATCHDOG ? 1 : 0;
+    EXPECT_FALSE(absl::StrContains(absl::AsciiStrToLower(e.detail()), "in progress"))
+        << v1::SessionReason_Name(e.reason()) << ": " << e.detail();
+    EXPECT_FALSE(absl::StrContains(e.detail(), "InProgress")) << e.detail();
+  }
+  const std::uint64_t cycles =
+      m.adapterRecoveries[static_cast<std::size_t>(RecoveryStep::kPowerCycle)].value();
+  const int inFlight = maxConnectsInFlight(events);
+  std::printf("[ figures  ] %zu dropped sessions back %.2f s after every adapter wedged; %llu "
+              "watchdog power cycles; %d WATCHDOG events; connects in flight per adapter at most "
+              "%d\n",
+              dropped.size(), seconds, static_cast<unsigned long long>(cycles), watchdogEvents,
+              inFlight);
+  EXPECT_GT(watchdogEvents, 0);
+  EXPECT_GE(cycles, 1u);
+  EXPECT_LE(cycles, static_cast<std::uint64_t>(kAdapters));  // at most once per adapter
+  EXPECT_EQ(inFlight, 1);
 }
 
 TEST_F(AFleet, IsRestoredWhenTheGatewayRestartsOnItsStateDirectory) {

@@ -128,6 +128,13 @@ TEST_F(AGateway, ServesPrometheusMetricsWithTheSameFiguresAsGetMetrics) {
       "gattway_grpc_calls_total{method=\"/gattway.v1.PeripheralService/Notify\",code=\"INVALID_ARGUMENT\"} " +
       std::to_string(notifyCalls);
   EXPECT_NE(text.find(series), std::string::npos) << "missing: " << series;
+  // The adapter watchdog's counters, in both views (nothing wedged here).
+  ASSERT_EQ(snapshot.bluez().adapter_recoveries_size(), 3);
+  ASSERT_EQ(snapshot.bluez().adapter_wedged_size(), 2);
+  EXPECT_EQ(snapshot.bluez().adapter_recoveries(1).labels().at("step"), "power_cycle");
+  EXPECT_EQ(snapshot.bluez().adapter_recoveries(1).value(), 0u);
+  EXPECT_NE(text.find("gattway_adapter_recoveries_total{step=\"power_cycle\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("gattway_adapter_wedged_total{kind=\"connect\"} 0"), std::string::npos);
 }
 
 }  // namespace

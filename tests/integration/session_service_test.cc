@@ -98,6 +98,7 @@ TEST_F(ASessionRpc, ReportsEachKindOfConnectFailure) {
     std::function<void()> arrange;
     grpc::StatusCode code;
     const char* reason;
+    const char* bluezError = "org.bluez.Error.Failed";  // for BLUEZ_ERROR
   };
   const std::vector<Case> cases = {
       {[&] { fake->radioDevice(a).inRange = false; }, grpc::StatusCode::UNAVAILABLE,
@@ -107,7 +108,8 @@ TEST_F(ASessionRpc, ReportsEachKindOfConnectFailure) {
          fake->failNext(Op::kConnect, err::fromBluez("org.bluez.Error.InProgress",
                                                      "Operation already in progress", "connect"));
        },
-       grpc::StatusCode::ABORTED, "IN_PROGRESS"},
+       // The adapter watchdog takes an InProgress the gateway did not cause as the adapter's.
+       grpc::StatusCode::UNAVAILABLE, "BLUEZ_ERROR", "org.bluez.Error.InProgress"},
       {[&] { fake->hangNext(Op::kConnect); }, grpc::StatusCode::DEADLINE_EXCEEDED, "TIMEOUT"},
       {[&] {
          fake->failNext(Op::kResolve, err::fromBluez("org.bluez.Error.Failed",
@@ -127,7 +129,7 @@ TEST_F(ASessionRpc, ReportsEachKindOfConnectFailure) {
     EXPECT_EQ(s.error_code(), c.code) << c.reason << ": " << s.error_message();
     EXPECT_EQ(errorInfo(s).reason(), c.reason) << s.error_message();
     if (std::string(c.reason) == "BLUEZ_ERROR") {
-      EXPECT_EQ(errorInfo(s).metadata().at("bluez_error"), "org.bluez.Error.Failed");
+      EXPECT_EQ(errorInfo(s).metadata().at("bluez_error"), c.bluezError);
     }
   }
   // No session and no link is left behind by any of them.

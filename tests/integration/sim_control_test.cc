@@ -1,5 +1,6 @@
 // io.gattway.Sim1, the simulator's control interface on D-Bus: adding devices, changing what they
-// advertise, faults, link drops and a bluetoothd restart, driven as another process would.
+// advertise, faults (wedged controllers too), link drops and a bluetoothd restart, driven as
+// another process would.
 #include <future>
 
 #include "absl/strings/str_cat.h"
@@ -143,6 +144,118 @@ TEST_F(TheControlInterface, PowersAnAdapterOffAndOn) {
   EXPECT_TRUE(c_->waitFor([&] { return c_->getBool(kAdapterPath, "org.bluez.Adapter1", "Powered") == true; }));
   Reply none = control("SetPowered", [](sd_bus_message* m) { sd_bus_message_append(m, "sb", "hci9", 1); });
   EXPECT_EQ(none.errorName, "io.gattway.Sim1.Error.NotFound");
+}
+
+// Wedged controllers: discovery that starts but never scans, connects that all answer InProgress,
+// each until cured; and the power cycle that cures them, which behaves as BlueZ 5.66's (links
+// drop, discovery ends, Powered comes back).
+class AWedgedAdapter : public TheControlInterface {
+ protected:
+  Reply adapterCall(const char* member) {
+    return c_->call("org.bluez", kAdapterPath, "org.bluez.Adapter1", member);
+  }
+  std::optional<bool> discovering() {
+    return c_->getBool(kAdapterPath, "org.bluez.Adapter1", "Discovering");
+  }
+  void wedgeDiscovery(const char* cure, std::uint32_t restarts) {
+    Reply r = control("WedgeDiscovery", [&](sd_bus_message* m) {
+      sd_bus_message_append(m, "ssu", "hci0", cure, restarts);
+    });
+    ASSERT_TRUE(r.ok()) << r.errorName << " " << r.errorMessage;
+  }
+  void powerCycle() {
+    ASSERT_TRUE(control("SetPowered", [](sd_bus_message* m) { sd_bus_message_append(m, "sb", "hci0", 0); }).ok());
+    ASSERT_TRUE(c_->waitFor([&] { return c_->getBool(kAdapterPath, "org.bluez.Adapter1", "Powered") == false; }));
+    ASSERT_TRUE(control("SetPowered", [](sd_bus_message* m) { sd_bus_message_append(m, "sb", "hci0", 1); }).ok());
+    ASSERT_TRUE(c_->waitFor([&] { return c_->getBool(kAdapterPath, "org.bluez.Adapter1", "Powered") == true; }));
+  }
+  // StartDiscovery succeeds, yet neither Discovering nor a device turns up within `wait`.
+  void expectStartWithoutDiscovering(absl::Duration wait = absl::Milliseconds(400)) {
+    Reply r = adapterCall("StartDiscovery");
+    ASSERT_TRUE(r.ok()) << r.errorName << " " << r.errorMessage;
+    c_->pump(wait);
+    EXPECT_EQ(discovering(), false);
+    EXPECT_FALSE(c_->managedObjects().contains(kHrmPath));
+  }
+};
+
+TEST_F(AWedgedAdapter, StartsDiscoveryWithoutEverDiscoveringUntilAPowerCycle) {
+  wedgeDiscovery("power-cycle", 0);
+  expectStartWithoutDiscovering();
+  // Restarting discovery does not help with this cure.
+  ASSERT_TRUE(adapterCall("StopDiscovery").ok());
+  expectStartWithoutDiscovering();
+  powerCycle();
+  // Powering off ended the session; a new one discovers.
+  EXPECT_EQ(discovering(), false);
+  ASSERT_TRUE(discover(*c_, kHrmPath));
+  EXPECT_TRUE(c_->waitFor([&] { return discovering() == true; }));
+}
+
+TEST_F(AWedgedAdapter, IsCuredByRestartingDiscoveryWhenSoConfigured) {
+  wedgeDiscovery("restart-discovery", 2);
+  expectStartWithoutDiscovering();
+  ASSERT_TRUE(adapterCall("StopDiscovery").ok());
+  expectStartWithoutDiscovering();  // one stop of the two
+  ASSERT_TRUE(adapterCall("StopDiscovery").ok());
+  ASSERT_TRUE(adapterCall("StartDiscovery").ok());
+  EXPECT_TRUE(c_->waitFor([&] { return discovering() == true; }));
+  EXPECT_TRUE(c_->waitFor([&] { return c_->managedObjects().contains(kHrmPath); }));
+}
+
+TEST_F(AWedgedAdapter, StopsAScanThatWasRunning) {
+  ASSERT_TRUE(discover(*c_, kHrmPath));
+  ASSERT_TRUE(c_->waitFor([&] { return discovering() == true; }));
+  wedgeDiscovery("power-cycle", 0);
+  EXPECT_TRUE(c_->waitFor([&] { return discovering() == false; }));
+  // The client's session stays: a second StartDiscovery is still "busy".
+  EXPECT_EQ(adapterCall("StartDiscovery").errorName, "org.bluez.Error.InProgress");
+}
+
+TEST_F(AWedgedAdapter, AnswersInProgressToEveryConnectUntilAPowerCycleDropsItsLinks) {
+  ASSERT_TRUE(discover(*c_, kCamPath));
+  ASSERT_TRUE(c_->waitFor([&] { return c_->managedObjects().contains(kHrmPath); }));
+  ASSERT_TRUE(connect(*c_, kCamPath));
+  Reply r = control("WedgeConnects", [](sd_bus_message* m) { sd_bus_message_append(m, "s", "hci0"); });
+  ASSERT_TRUE(r.ok()) << r.errorMessage;
+  for (int i = 0; i < 3; ++i) {
+    Reply busy = c_->call("org.bluez", kHrmPath, "org.bluez.Device1", "Connect");
+    EXPECT_EQ(busy.errorName, "org.bluez.Error.InProgress");
+    EXPECT_EQ(busy.errorMessage, "Operation already in progress");
+  }
+  // The link already up stays until the power cycle, which drops it as 5.66 does.
+  EXPECT_EQ(c_->getBool(kCamPath, "org.bluez.Device1", "Connected"), true);
+  powerCycle();
+  EXPECT_EQ(c_->getBool(kCamPath, "org.bluez.Device1", "Connected"), false);
+  EXPECT_EQ(c_->getBool(kCamPath, "org.bluez.Device1", "ServicesResolved"), false);
+  EXPECT_EQ(discovering(), false);
+  ASSERT_TRUE(connect(*c_, kHrmPath));
+}
+
+TEST_F(AWedgedAdapter, IsCuredByABluetoothdRestart) {
+  ASSERT_TRUE(control("WedgeConnects", [](sd_bus_message* m) { sd_bus_message_append(m, "s", "hci0"); }).ok());
+  wedgeDiscovery("power-cycle", 0);
+  ASSERT_TRUE(control("RestartBluetoothd", [](sd_bus_message* m) { sd_bus_message_append(m, "u", 100u); }).ok());
+  ASSERT_TRUE(c_->waitFor([&] {
+    return c_->managedObjects().contains(kAdapterPath) &&
+           c_->getBool(kAdapterPath, "org.bluez.Adapter1", "Powered") == true;
+  }));
+  ASSERT_TRUE(discover(*c_, kHrmPath));
+  ASSERT_TRUE(connect(*c_, kHrmPath));
+}
+
+TEST_F(AWedgedAdapter, RefusesAnUnknownCureOrAdapter) {
+  Reply bad = control("WedgeDiscovery", [](sd_bus_message* m) {
+    sd_bus_message_append(m, "ssu", "hci0", "reboot", 1u);
+  });
+  EXPECT_EQ(bad.errorName, "io.gattway.Sim1.Error.InvalidArgs");
+  EXPECT_NE(bad.errorMessage.find("power-cycle or restart-discovery"), std::string::npos);
+  Reply unknown = control("WedgeConnects", [](sd_bus_message* m) { sd_bus_message_append(m, "s", "hci9"); });
+  EXPECT_EQ(unknown.errorName, "io.gattway.Sim1.Error.NotFound");
+  // ClearFaults cures wedges too.
+  wedgeDiscovery("power-cycle", 0);
+  ASSERT_TRUE(control("ClearFaults").ok());
+  ASSERT_TRUE(discover(*c_, kHrmPath));
 }
 
 }  // namespace

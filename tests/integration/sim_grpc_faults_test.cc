@@ -167,8 +167,9 @@ TEST_P(FaultsOverGrpc, ReportsEachKindOfConnectFailure) {
        grpc::StatusCode::UNAVAILABLE, "BLUEZ_ERROR", "le-connection-abort-by-local"},
       {"failed", sim::ConnectFault::kFailed, absl::ZeroDuration(), grpc::StatusCode::UNAVAILABLE,
        "BLUEZ_ERROR", "Input/output error"},
+      // The adapter watchdog takes an InProgress the gateway did not cause as the adapter's.
       {"in-progress", sim::ConnectFault::kInProgress, absl::ZeroDuration(),
-       grpc::StatusCode::ABORTED, "IN_PROGRESS", "in progress"},
+       grpc::StatusCode::UNAVAILABLE, "BLUEZ_ERROR", "refused the connect as busy"},
       {"hang", sim::ConnectFault::kHang, absl::ZeroDuration(),
        grpc::StatusCode::DEADLINE_EXCEEDED, "TIMEOUT", ""},
   };

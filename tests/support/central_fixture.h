@@ -50,6 +50,14 @@ struct SessionEventLog : SessionWatcher {
   std::vector<SessionEvent> events;
 };
 
+// Every scan result of one subscription, and how it ended.
+struct RecordingSink : ScanSink {
+  void onScanResult(const ScanRecord& r) override { results.push_back(r); }
+  void onScanEnded(const absl::Status& s) override { ended = s; }
+  std::vector<ScanRecord> results;
+  std::optional<absl::Status> ended;
+};
+
 class CentralTest : public ::testing::Test {
  protected:
   static constexpr const char* kDevice = "AA:BB:CC:DD:EE:01";

@@ -151,6 +151,7 @@ void FakeCentralBackend::advertise(const Address& address, std::int16_t rssi,
   Adapter* a = adapter(d.adapter);
   if (!up_ || a == nullptr || !a->info.powered) return;
   if (!a->gatewayDiscovering && !a->otherDiscovering) return;
+  if (a->discoveryWedged) return;
   // The gateway's filter narrows only what its own session lets through.
   if (a->gatewayDiscovering && !a->otherDiscovering) {
     if (a->filter.rssi && rssi < *a->filter.rssi) return;
@@ -208,11 +209,21 @@ void FakeCentralBackend::otherClientDiscovering(const std::string& name, bool on
   if (Adapter* a = adapter(name)) a->otherDiscovering = on;
 }
 
+void FakeCentralBackend::wedgeDiscovery(const std::string& name, bool wedged) {
+  if (Adapter* a = adapter(name)) a->discoveryWedged = wedged;
+}
+
+void FakeCentralBackend::wedgeConnects(const std::string& name, bool wedged) {
+  if (Adapter* a = adapter(name)) a->connectsWedged = wedged;
+}
+
 void FakeCentralBackend::setAdapterPowered(const std::string& name, bool powered) {
   Adapter* a = adapter(name);
   if (a == nullptr || a->info.powered == powered) return;
   a->info.powered = powered;
   if (!powered) {
+    a->discoveryWedged = false;
+    a->connectsWedged = false;
     a->gatewayDiscovering = false;
     a->otherDiscovering = false;
     a->info.discovering = false;
@@ -371,7 +382,7 @@ std::vector<AdapterInfo> FakeCentralBackend::adapters() const {
   if (!up_) return out;
   for (const auto& [name, a] : adapters_) {
     AdapterInfo info = a.info;
-    info.discovering = a.gatewayDiscovering || a.otherDiscovering;
+    info.discovering = (a.gatewayDiscovering || a.otherDiscovering) && !a.discoveryWedged;
     out.push_back(std::move(info));
   }
   return out;
@@ -450,6 +461,11 @@ Operation FakeCentralBackend::connect(const std::string& name, const Address& ad
       [this, name, address, shared] {
         if (auto s = checkAdapter(name, "connect"); !s.ok()) {
           (*shared)(s);
+          return;
+        }
+        if (adapter(name)->connectsWedged) {
+          (*shared)(err::fromBluez("org.bluez.Error.InProgress", "Operation already in progress",
+                                   "connect"));
           return;
         }
         auto rit = radio_.find(address);

@@ -76,6 +76,11 @@ class FakeCentralBackend final : public CentralBackend {
   bool notify(const Address& address, std::uint16_t handle, std::vector<std::uint8_t> value);
   void otherClientDiscovering(const std::string& adapter, bool on);
   void setAdapterPowered(const std::string& adapter, bool powered);  // e.g. rfkill
+  // A wedged controller, until the adapter is powered off: discovery that starts but never turns
+  // Discovering on nor reports anything; connects that all fail with InProgress. Powering off
+  // (setPowered or setAdapterPowered) cures both.
+  void wedgeDiscovery(const std::string& adapter, bool wedged = true);
+  void wedgeConnects(const std::string& adapter, bool wedged = true);
   void goDown();  // bluetoothd stops
   void comeUp();  // and comes back
 
@@ -139,6 +144,8 @@ class FakeCentralBackend final : public CentralBackend {
     AdapterInfo info;
     bool gatewayDiscovering = false;
     bool otherDiscovering = false;
+    bool discoveryWedged = false;
+    bool connectsWedged = false;
     DiscoveryFilter filter;
   };
 

@@ -56,6 +56,7 @@ class SimGatewayTest : public SimFixture,
     server::GatewayOptions g;
     g.grpcAddress = "127.0.0.1:0";
     g.dbusAddress = bus_.address();
+    g.watchdog = watchdog;
     gateway = std::make_unique<server::Gateway>(g);
     ASSERT_TRUE(gateway->start().ok());
     dial(gateway->grpcPort());
@@ -173,6 +174,7 @@ class SimGatewayTest : public SimFixture,
   }
 
   std::unique_ptr<server::Gateway> gateway;
+  WatchdogOptions watchdog;  // set before startAll
 };
 
 }  // namespace gattway::testing

@@ -7,13 +7,6 @@
 namespace gattway::testing {
 namespace {
 
-struct RecordingSink : ScanSink {
-  void onScanResult(const ScanRecord& r) override { results.push_back(r); }
-  void onScanEnded(const absl::Status& s) override { ended = s; }
-  std::vector<ScanRecord> results;
-  std::optional<absl::Status> ended;
-};
-
 class AScanHub : public CentralTest {
  protected:
   AScanHub() {
