@@ -154,7 +154,9 @@ Expect expected(Fault f, Op op) {
         case Fault::kConnectAbort:
         case Fault::kConnectTimeout:
         case Fault::kConnectFailed: return {{StatusCode::UNAVAILABLE}, "BLUEZ_ERROR"};
-        case Fault::kConnectInProgress: return {{StatusCode::ABORTED}, "IN_PROGRESS"};
+        // With the adapter watchdog on (the default) an InProgress the gateway did not cause is
+        // taken for a wedged adapter (session.proto, Connect).
+        case Fault::kConnectInProgress: return {{StatusCode::UNAVAILABLE}, "BLUEZ_ERROR"};
         case Fault::kConnectHang: return {{StatusCode::DEADLINE_EXCEEDED}, "TIMEOUT"};
         default: break;
       }
