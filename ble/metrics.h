@@ -105,6 +105,9 @@ class Metrics {
   std::uint64_t gattOps(GattOpKind kind, std::size_t code) const;
   const Histogram& gattLatency(GattOpKind kind) const;
   Counter notificationsReceived, notificationsDelivered, notificationsDropped;
+  // Values on a subscription a policy keeps that arrived while no Subscribe stream was open on it:
+  // counted and dropped (session.proto, Policy.subscriptions).
+  Counter notificationsUnclaimed;
   std::array<Counter, static_cast<std::size_t>(BatchOutcome::kCount)> batches;
   Gauge subscribeStreams;
 

@@ -76,6 +76,28 @@ v1::WriteMode toProto(WriteMode mode) {
   return v1::WRITE_MODE_UNSPECIFIED;
 }
 
+v1::SubscribeMode toProto(SubscribeMode mode) {
+  switch (mode) {
+    case SubscribeMode::kAuto: return v1::SUBSCRIBE_MODE_AUTO;
+    case SubscribeMode::kNotify: return v1::SUBSCRIBE_MODE_NOTIFY;
+    case SubscribeMode::kIndicate: return v1::SUBSCRIBE_MODE_INDICATE;
+  }
+  return v1::SUBSCRIBE_MODE_AUTO;
+}
+
+void toProto(const AttributeQuery& q, v1::AttributeRef* out) {
+  if (q.service) out->set_service_uuid(q.service->toString());
+  if (q.characteristic) out->set_characteristic_uuid(q.characteristic->toString());
+  if (q.descriptor) out->set_descriptor_uuid(q.descriptor->toString());
+  out->set_instance(q.instance);
+  out->set_handle(q.handle);
+}
+
+void toProto(const PolicySubscription& s, v1::PolicySubscription* out) {
+  toProto(s.characteristic, out->mutable_characteristic());
+  out->set_mode(toProto(s.mode));
+}
+
 void toProto(const AdapterView& v, v1::Adapter* out) {
   const AdapterInfo& a = v.info;
   out->set_name(a.name);
@@ -145,6 +167,13 @@ void toProto(const SessionInfo& s, v1::Session* out) {
   out->set_name(s.name);
   out->set_policy(s.policy);
   if (s.nextAttemptTime) setTimestamp(*s.nextAttemptTime, out->mutable_next_attempt_time());
+  for (const KeptSubscriptionInfo& k : s.subscriptions) {
+    auto* o = out->add_subscriptions();
+    toProto(k.subscription.characteristic, o->mutable_characteristic());
+    o->set_mode(toProto(k.subscription.mode));
+    o->set_active(k.active);
+    o->set_detail(k.detail);
+  }
 }
 
 void toProto(const GattServiceInfo& s, v1::RemoteService* out) {

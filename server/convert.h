@@ -26,6 +26,10 @@ v1::AddressType toProto(AddressType type);
 v1::SessionState toProto(SessionState state);
 v1::SessionReason toProto(SessionReason reason);
 v1::WriteMode toProto(WriteMode mode);
+v1::SubscribeMode toProto(SubscribeMode mode);
+
+void toProto(const AttributeQuery& query, v1::AttributeRef* out);
+void toProto(const PolicySubscription& subscription, v1::PolicySubscription* out);
 
 void toProto(const AdapterView& adapter, v1::Adapter* out);
 void toProto(const ScanRecord& record, v1::ScanResult* out);

@@ -191,6 +191,10 @@ std::vector<MetricFamily> MetricsExport::Collect() const {
   add(out, "gattway_notifications_dropped_total",
       "Notification values dropped because a stream fell behind.", C,
       d(m.notificationsDropped.value()));
+  add(out, "gattway_notifications_unclaimed_total",
+      "Notification values on subscriptions a policy keeps, dropped because no Subscribe stream "
+      "was open.",
+      C, d(m.notificationsUnclaimed.value()));
   {
     auto f = family("gattway_batches_total", "Execute batches by outcome.", C);
     for (std::size_t o = 0; o < m.batches.size(); ++o) {
@@ -329,6 +333,7 @@ void MetricsExport::fill(v1::GetMetricsResponse* out, absl::Time now) const {
   gatt->set_notifications_received(m.notificationsReceived.value());
   gatt->set_notifications_delivered(m.notificationsDelivered.value());
   gatt->set_notifications_dropped(m.notificationsDropped.value());
+  gatt->set_notifications_unclaimed(m.notificationsUnclaimed.value());
   for (std::size_t o = 0; o < m.batches.size(); ++o) {
     auto* c = gatt->add_batches();
     (*c->mutable_labels())["outcome"] = batchOutcomeName(static_cast<BatchOutcome>(o));

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "ble/error.h"
 #include "server/convert.h"
-#include "server/reactors.h"
 #include "server/validate.h"
 
 namespace gattway::server {
@@ -85,9 +84,15 @@ absl::StatusOr<ReconnectPolicy> policyFromProto(const v1::Policy& in, absl::stri
   }
   p.priority = in.priority();
   p.autoConnect = in.auto_connect();
-  if (in.subscriptions_size() > 0) {
-    return notBuiltYet(absl::StrCat(at, ".subscriptions (subscriptions a policy keeps)"),
-                       "issue #5, a later commit; Subscribe streams already survive reconnects");
+  // Their form here; their number, duplicates and descriptors in validatePolicy.
+  for (int i = 0; i < in.subscriptions_size(); ++i) {
+    const v1::PolicySubscription& sub = in.subscriptions(i);
+    const std::string f = absl::StrCat(at, ".subscriptions[", i, "]");
+    auto characteristic = attributeRef(sub.characteristic(), f + ".characteristic");
+    if (!characteristic.ok()) return characteristic.status();
+    auto mode = subscribeMode(sub.mode(), f + ".mode");
+    if (!mode.ok()) return mode.status();
+    p.subscriptions.push_back({std::move(*characteristic), *mode});
   }
   if (auto st = validatePolicy(p, at); !st.ok()) return st;
   return p;
@@ -120,6 +125,7 @@ void toProto(const ReconnectPolicy& p, v1::Policy* out) {
   toProto(p.reconnect, out->mutable_reconnect());
   out->set_priority(p.priority);
   out->set_auto_connect(p.autoConnect);
+  for (const PolicySubscription& sub : p.subscriptions) toProto(sub, out->add_subscriptions());
   setTimestamp(p.createTime, out->mutable_create_time());
   setTimestamp(p.updateTime, out->mutable_update_time());
 }

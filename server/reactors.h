@@ -13,14 +13,6 @@
 
 namespace gattway::server {
 
-// UNIMPLEMENTED for an RPC whose part of the gateway is not built yet. `what` names the RPC,
-// `where` the piece of work that will build it.
-inline absl::Status notBuiltYet(absl::string_view what, absl::string_view where) {
-  return err::make(err::Reason::kNotBuiltYet,
-                   absl::StrCat(what, " is not built yet (", where,
-                                "); this gateway version answers UNIMPLEMENTED"));
-}
-
 // A server-streaming reactor that ends at once with `status`.
 template <typename Response>
 class FinishedWriteReactor final : public grpc::ServerWriteReactor<Response> {

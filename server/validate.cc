@@ -78,18 +78,6 @@ absl::StatusOr<WriteMode> writeMode(int mode, absl::string_view field) {
   }
 }
 
-absl::StatusOr<SubscribeMode> subscribeMode(int mode, absl::string_view field) {
-  switch (mode) {
-    case v1::SUBSCRIBE_MODE_UNSPECIFIED:
-    case v1::SUBSCRIBE_MODE_AUTO: return SubscribeMode::kAuto;
-    case v1::SUBSCRIBE_MODE_NOTIFY: return SubscribeMode::kNotify;
-    case v1::SUBSCRIBE_MODE_INDICATE: return SubscribeMode::kIndicate;
-    default:
-      return unknownEnum(
-          field, mode, "SUBSCRIBE_MODE_AUTO, SUBSCRIBE_MODE_NOTIFY, SUBSCRIBE_MODE_INDICATE");
-  }
-}
-
 absl::StatusOr<std::uint16_t> offset(std::uint32_t value, absl::string_view field) {
   if (value >= kMaxAttributeValue) {
     return err::invalidField(field, absl::StrCat(value, " is out of range 0..511"));
@@ -122,6 +110,18 @@ absl::StatusOr<absl::Duration> gattTimeout(bool present, const Duration& d,
 }
 
 }  // namespace
+
+absl::StatusOr<SubscribeMode> subscribeMode(int mode, absl::string_view field) {
+  switch (mode) {
+    case v1::SUBSCRIBE_MODE_UNSPECIFIED:
+    case v1::SUBSCRIBE_MODE_AUTO: return SubscribeMode::kAuto;
+    case v1::SUBSCRIBE_MODE_NOTIFY: return SubscribeMode::kNotify;
+    case v1::SUBSCRIBE_MODE_INDICATE: return SubscribeMode::kIndicate;
+    default:
+      return unknownEnum(
+          field, mode, "SUBSCRIBE_MODE_AUTO, SUBSCRIBE_MODE_NOTIFY, SUBSCRIBE_MODE_INDICATE");
+  }
+}
 
 absl::StatusOr<std::optional<absl::Duration>> durationField(bool present, const Duration& d,
                                                             absl::string_view field,

@@ -37,6 +37,8 @@ absl::StatusOr<std::string> adapterName(const std::string& name, absl::string_vi
                                         bool optional);
 absl::StatusOr<Address> requiredAddress(const std::string& text, absl::string_view field);
 absl::StatusOr<AttributeQuery> attributeRef(const v1::AttributeRef& ref, absl::string_view field);
+// A SubscribeMode enum value; UNSPECIFIED is AUTO.
+absl::StatusOr<SubscribeMode> subscribeMode(int mode, absl::string_view field);
 absl::StatusOr<ScanFilter> scanFilter(const v1::ScanFilter& filter, absl::string_view field);
 
 // A Scan stream: what the hub needs and how the stream sends.

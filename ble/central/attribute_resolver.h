@@ -22,6 +22,8 @@ struct AttributeQuery {
 
   // "2A37 in 180D", "handle 0x000b": for messages and ErrorInfo metadata.
   std::string describe() const;
+  // The same reference, field by field (not: the same attribute once resolved).
+  bool operator==(const AttributeQuery&) const = default;
 };
 
 struct ResolvedAttribute {

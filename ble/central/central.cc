@@ -19,6 +19,7 @@ Central::Central(Executor& executor, CentralBackend& backend, Metrics& metrics,
       sessions_(executor, backend, scheduler_, scanHub_, policies_, metrics),
       gatt_(executor, backend, sessions_, metrics),
       subscriptions_(executor, backend, sessions_, metrics),
+      kept_(executor, sessions_, subscriptions_, policies_),
       batches_(executor, sessions_, gatt_, subscriptions_, metrics),
       autoConnect_(executor, scanHub_, sessions_, policies_),
       watchdog_(executor, backend, scanHub_, metrics, std::move(watchdog)) {
@@ -28,9 +29,11 @@ Central::Central(Executor& executor, CentralBackend& backend, Metrics& metrics,
         if (shuttingDown_) return std::nullopt;
         return watchdog_.onConnectResult(adapter, address, status);
       });
-  // A changed policy applies from each session's next attempt on (session.proto, UpdatePolicy).
+  // A changed policy applies from each session's next attempt on (session.proto, UpdatePolicy);
+  // its kept subscriptions at once.
   policies_.onChange([this] {
     sessions_.onPoliciesChanged();
+    kept_.refresh();
     if (started_) autoConnect_.refresh();
   });
 }
@@ -63,6 +66,7 @@ void Central::shutdown() {
   watchdog_.stop();
   autoConnect_.stop();
   batches_.shutdown(down);
+  kept_.shutdown();
   subscriptions_.shutdown(down);
   gatt_.shutdown(down);
   sessions_.shutdown();

@@ -19,6 +19,7 @@
 #include "ble/central/batch_executor.h"
 #include "ble/central/connect_scheduler.h"
 #include "ble/central/gatt_client.h"
+#include "ble/central/kept_subscriptions.h"
 #include "ble/central/policy_store.h"
 #include "ble/central/scan_hub.h"
 #include "ble/central/session_manager.h"
@@ -61,6 +62,7 @@ class Central final : public CentralBackendListener {
   SessionManager& sessions() { return sessions_; }
   GattClient& gatt() { return gatt_; }
   SubscriptionHub& subscriptions() { return subscriptions_; }
+  KeptSubscriptions& keptSubscriptions() { return kept_; }
   BatchExecutor& batches() { return batches_; }
   AutoConnect& autoConnect() { return autoConnect_; }
   AdapterWatchdog& watchdog() { return watchdog_; }
@@ -101,6 +103,7 @@ class Central final : public CentralBackendListener {
   SessionManager sessions_;
   GattClient gatt_;
   SubscriptionHub subscriptions_;
+  KeptSubscriptions kept_;
   BatchExecutor batches_;
   AutoConnect autoConnect_;
   AdapterWatchdog watchdog_;

@@ -34,6 +34,43 @@ absl::Status durationInRange(absl::Duration d, absl::Duration lo, absl::Duration
 
 std::string quoted(absl::string_view s) { return absl::StrCat("\"", s, "\""); }
 
+absl::Status validateSubscriptions(const std::vector<PolicySubscription>& subs,
+                                   const std::string& at) {
+  if (subs.size() > kMaxPolicySubscriptions) {
+    return err::invalidField(at, absl::StrCat("at most ", kMaxPolicySubscriptions,
+                                              " subscriptions, not ", subs.size()));
+  }
+  for (std::size_t i = 0; i < subs.size(); ++i) {
+    const PolicySubscription& sub = subs[i];
+    const std::string f = absl::StrCat(at, "[", i, "]");
+    const AttributeQuery& c = sub.characteristic;
+    if (c.handle == 0 && !c.characteristic) {
+      return err::invalidField(f + ".characteristic",
+                               "give characteristic_uuid (e.g. \"2A37\") or a handle");
+    }
+    if (c.descriptor) {
+      return err::invalidField(f + ".characteristic.descriptor_uuid",
+                               "notifications come from characteristics; leave it empty");
+    }
+    switch (sub.mode) {
+      case SubscribeMode::kAuto:
+      case SubscribeMode::kNotify:
+      case SubscribeMode::kIndicate: break;
+      default:
+        return err::invalidField(f + ".mode", "must be SUBSCRIBE_MODE_AUTO, _NOTIFY or _INDICATE");
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (subs[j].characteristic == c) {
+        return err::invalidField(
+            f + ".characteristic",
+            absl::StrCat(c.describe(), " is already kept by subscriptions[", j,
+                         "]; a policy keeps each characteristic once"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status validatePolicy(const ReconnectPolicy& p, absl::string_view prefix) {
@@ -102,7 +139,7 @@ absl::Status validatePolicy(const ReconnectPolicy& p, absl::string_view prefix) 
     return err::invalidField(at + ".priority",
                              absl::StrCat("must be between -100 and 100, not ", p.priority));
   }
-  return absl::OkStatus();
+  return validateSubscriptions(p.subscriptions, at + ".subscriptions");
 }
 
 SelectorMatch matchSelector(const DeviceSelector& s, const DeviceFacts& d) {

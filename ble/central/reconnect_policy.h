@@ -14,6 +14,8 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ble/address.h"
+#include "ble/central/attribute_resolver.h"
+#include "ble/central/subscribe_mode.h"
 #include "ble/uuid.h"
 
 namespace gattway {
@@ -50,6 +52,18 @@ struct ReconnectSettings {
   bool operator==(const ReconnectSettings&) const = default;
 };
 
+// A characteristic a policy keeps subscribed on its persistent sessions (session.proto,
+// PolicySubscription; KeptSubscriptions starts it on every link).
+struct PolicySubscription {
+  AttributeQuery characteristic;
+  SubscribeMode mode = SubscribeMode::kAuto;
+
+  bool operator==(const PolicySubscription&) const = default;
+};
+
+// Subscriptions one policy may keep (session.proto, Policy.subscriptions).
+inline constexpr std::size_t kMaxPolicySubscriptions = 32;
+
 struct ReconnectPolicy {
   std::string name;
   std::string description;
@@ -57,11 +71,14 @@ struct ReconnectPolicy {
   ReconnectSettings reconnect;
   std::int32_t priority = 0;  // -100..100, higher connects first
   bool autoConnect = false;
+  std::vector<PolicySubscription> subscriptions;
   absl::Time createTime;
   absl::Time updateTime;
 };
 
-// Checks names and ranges, naming the offending field under `prefix` ("policy").
+// Checks names, ranges and the kept subscriptions (at most kMaxPolicySubscriptions, each a
+// characteristic named by UUID or handle, no descriptor, none twice), naming the offending field
+// under `prefix` ("policy.subscriptions[2].characteristic").
 absl::Status validatePolicy(const ReconnectPolicy& policy, absl::string_view prefix = "policy");
 
 // What is known of a device when choosing its policy: its latest advertisement and its session's

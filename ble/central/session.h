@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "ble/address.h"
 #include "ble/central/connect_scheduler.h"
+#include "ble/central/reconnect_policy.h"
 #include "ble/central_backend.h"
 #include "ble/executor.h"
 
@@ -52,6 +53,17 @@ enum class SessionReason : std::uint8_t {
   kWatchdog,
 };
 
+// A subscription the session's policy keeps (session.proto, KeptSubscription). Kept by
+// KeptSubscriptions; SessionManager shows it inactive, "not connected", whenever the session has
+// no link, and "enabling notifications" while it is neither active nor failed.
+struct KeptSubscriptionInfo {
+  PolicySubscription subscription;
+  bool active = false;
+  std::string detail;  // why it failed on this link; empty while active or pending
+
+  bool operator==(const KeptSubscriptionInfo&) const = default;
+};
+
 // What callers see of a session, as of one moment.
 struct SessionInfo {
   Address address;
@@ -81,6 +93,8 @@ struct SessionInfo {
   std::optional<int> requestedPriority;
   // BACKING_OFF (and GAVE_UP with a cool-down): when the next attempt starts.
   std::optional<absl::Time> nextAttemptTime;
+  // Persistent: what its policy keeps subscribed, in the policy's order.
+  std::vector<KeptSubscriptionInfo> subscriptions;
 };
 
 struct SessionEvent {

@@ -14,6 +14,20 @@ namespace {
 // The ATT MTU before any exchange (Core spec Vol 3, Part F, 3.2.8).
 constexpr std::uint16_t kDefaultAttMtu = 23;
 
+// What callers see of kept subscriptions (session.proto, KeptSubscription): none is active
+// without a link (what KeptSubscriptions last reported may lag behind a drop by a loop turn), and
+// one that is neither active nor failed is being enabled.
+void maskKept(std::vector<KeptSubscriptionInfo>& kept, bool connected) {
+  for (auto& k : kept) {
+    if (!connected) {
+      k.active = false;
+      k.detail = "not connected";
+    } else if (!k.active && k.detail.empty()) {
+      k.detail = "enabling notifications";
+    }
+  }
+}
+
 std::optional<SessionStateMetric> metricOf(SessionState s) {
   switch (s) {
     case SessionState::kQueued: return SessionStateMetric::kQueued;
@@ -341,6 +355,7 @@ void SessionManager::servicesResolved(const std::shared_ptr<Session>& s,
   s->info_.failedAttempts = 0;
   s->info_.connectTime = now;
   s->info_.nextAttemptTime.reset();
+  refreshPolicy(*s);  // the services it offers may select its policy (DeviceSelector.service_uuids)
   if (s->info_.persistent && s->info_.connects > 1) metrics_.reconnects.add();
   s->lastUse_ = now;
   metrics_.connectAttempts[static_cast<std::size_t>(ConnectResult::kOk)].add();
@@ -482,6 +497,19 @@ std::uint16_t SessionManager::refreshMtu(Session& s) {
   return s.info_.mtu;
 }
 
+void SessionManager::setKeptSubscriptions(const Address& address,
+                                          std::vector<KeptSubscriptionInfo> kept) {
+  auto it = sessions_.find(address);
+  if (it == sessions_.end() || it->second->ending_) return;
+  Session& s = *it->second;
+  std::vector<KeptSubscriptionInfo> before = s.info_.subscriptions;
+  maskKept(before, s.connected());
+  s.info_.subscriptions = std::move(kept);
+  std::vector<KeptSubscriptionInfo> after = s.info_.subscriptions;
+  maskKept(after, s.connected());
+  if (after != before) emit(s, s.info_.state);  // session.proto, WatchSessions
+}
+
 void SessionManager::setState(Session& s, SessionState state, SessionReason reason,
                               std::string detail) {
   const SessionState previous = s.info_.state;
@@ -513,6 +541,7 @@ void SessionManager::emit(const Session& s, std::optional<SessionState> previous
 SessionInfo SessionManager::snapshot(const Session& s) const {
   SessionInfo info = s.info_;
   if (s.connected() && s.leaseHolds_ == 0 && !info.persistent) info.leaseExpireTime = s.lastUse_ + info.idleTimeout;
+  maskKept(info.subscriptions, s.connected());
   if (const DeviceInfo* d = backend_.device(s.adapter(), s.address()); d != nullptr) {
     info.name = d->advertisement.name;
   } else if (const ScanRecord* r = scanHub_.record(s.adapter(), s.address()); r != nullptr) {

@@ -34,7 +34,8 @@ namespace gattway {
 
 class ScanHub;
 
-// Told about every session state change. Loop thread; return quickly.
+// Told about every session state change, and about changes of a session's kept subscriptions
+// (an event whose previous state is its state). Loop thread; return quickly.
 class SessionWatcher {
  public:
   virtual ~SessionWatcher() = default;
@@ -113,6 +114,10 @@ class SessionManager {
                       absl::AnyInvocable<void(const absl::Status&)> ended);
   // Reads the link's MTU again from the backend (BlueZ signals it after the exchange).
   std::uint16_t refreshMtu(Session& session);
+  // KeptSubscriptions reports the subscriptions a session's policy keeps (SessionInfo.
+  // subscriptions). Watchers get an event, its state unchanged, when what callers see of them
+  // changes. Unknown or ending sessions are ignored.
+  void setKeptSubscriptions(const Address& address, std::vector<KeptSubscriptionInfo> kept);
 
   // Ends every session (reason SHUTDOWN); waiting callers get UNAVAILABLE (SHUTTING_DOWN).
   void shutdown();

@@ -110,7 +110,9 @@ absl::StatusOr<SubscriptionHub::Handle> SubscriptionHub::subscribe(const Subscri
   s->id = id;
   s->key = key;
   s->sink = sink;
-  s->lease = sessions_.holdLease(*session);
+  s->kept = o.kept;
+  // A kept subscription must not keep an ephemeral session alive: only streams hold its lease.
+  if (!o.kept) s->lease = sessions_.holdLease(*session);
   subscribers_.emplace(id, std::move(owned));
 
   auto& slot = notify_[key];
@@ -286,10 +288,23 @@ void SubscriptionHub::linkEnded(const Key& key, const absl::Status& status) {
   auto it = notify_.find(key);
   if (it == notify_.end()) return;
   NotifySession& ns = *it->second;
+  // Kept subscriptions end with the link; their owner starts them again on the next one, after
+  // resolving the characteristic afresh. Told once the notify session is dealt with.
+  std::vector<std::uint64_t> kept;
+  for (Subscriber*& s : ns.subscribers) {
+    if (s != nullptr && s->kept) {
+      kept.push_back(s->id);
+      s = nullptr;
+    }
+  }
   std::erase(ns.subscribers, nullptr);
+  auto endKept = [&] {
+    for (auto id : kept) end(id, status);
+  };
   if (ns.subscribers.empty() || ns.state == State::kStopping) {
     releaseInBluez(ns);
     notify_.erase(it);
+    endKept();
     return;
   }
   releaseInBluez(ns);
@@ -305,6 +320,7 @@ void SubscriptionHub::linkEnded(const Key& key, const absl::Status& status) {
     auto sit = subscribers_.find(id);
     if (sit != subscribers_.end()) sit->second->sink->onInterrupted(status);
   }
+  endKept();
 }
 
 void SubscriptionHub::resume(NotifySession& ns) {
@@ -322,6 +338,7 @@ void SubscriptionHub::resume(NotifySession& ns) {
 void SubscriptionHub::onSessionEvent(const SessionEvent& event) {
   const SessionState state = event.session.state;
   if (state != SessionState::kConnected && state != SessionState::kRemoved) return;
+  if (event.previous && *event.previous == state) return;  // not a new link (kept subscriptions)
   std::vector<Key> keys;
   for (const auto& [key, ns] : notify_) {
     if (key.address == event.session.address && ns->state == State::kInterrupted) {
@@ -356,10 +373,15 @@ void SubscriptionHub::onNotification(const std::string& adapter, const Address& 
   // Only those subscribed when the value arrived; one that joins from inside a sink waits for
   // the next value.
   const std::size_t n = ns.subscribers.size();
+  bool claimed = false;
   for (std::size_t i = 0; i < n; ++i) {
     Subscriber* s = ns.subscribers[i];
-    if (s != nullptr) s->sink->onNotification(value, now);
+    if (s == nullptr || s->kept) continue;  // kept subscriptions take no values
+    claimed = true;
+    s->sink->onNotification(value, now);
   }
+  // Only a policy keeps it and no stream is open: dropped, nothing queues (session.proto).
+  if (!claimed) metrics_.notificationsUnclaimed.add();
   if (--ns.dispatching == 0) std::erase(ns.subscribers, nullptr);
 }
 

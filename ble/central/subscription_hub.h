@@ -2,8 +2,9 @@
 // that subscribes to it. The first subscriber starts it (StartNotify, or AcquireNotify on
 // request), later ones join, the last one to leave stops it. Each value BlueZ delivers is handed
 // to every subscriber of that characteristic. A dropped link ends them all, unless the session is
-// persistent: then they are interrupted, and resumed (notifications enabled again) when the
-// session is CONNECTED again.
+// persistent: then the streams are interrupted, and resumed (notifications enabled again) when the
+// session is CONNECTED again. Subscriptions a policy keeps (KeptSubscriptions) share the same
+// notify sessions as streams; they end with each link and are started afresh on the next.
 //
 // Loop thread only.
 #pragma once
@@ -20,14 +21,12 @@
 #include "ble/central/attribute_resolver.h"
 #include "ble/central/handle.h"
 #include "ble/central/session_manager.h"
+#include "ble/central/subscribe_mode.h"
 #include "ble/central_backend.h"
 #include "ble/executor.h"
 #include "ble/metrics.h"
 
 namespace gattway {
-
-// Mirrors gattway.v1.SubscribeMode (common.proto).
-enum class SubscribeMode : std::uint8_t { kAuto, kNotify, kIndicate };
 
 struct SubscriptionStarted {
   NotifyMethod method = NotifyMethod::kStartNotify;  // the shared session's, maybe not the one asked
@@ -60,6 +59,10 @@ struct SubscribeOptions {
   SubscribeMode mode = SubscribeMode::kAuto;
   bool acquire = false;  // AcquireNotify instead of StartNotify (when this starts the session)
   absl::Duration timeout = absl::Seconds(10);  // bounds enabling notifications
+  // Kept by a policy (KeptSubscriptions), not a stream: it holds no lease, it ends with the link
+  // (its owner starts it afresh on the next one) instead of being interrupted, and values that
+  // reach no other subscriber are counted (Metrics::notificationsUnclaimed) and dropped.
+  bool kept = false;
 };
 
 class SubscriptionHub final : public SessionWatcher {
@@ -112,6 +115,7 @@ class SubscriptionHub final : public SessionWatcher {
     Key key;
     NotificationSink* sink = nullptr;
     SessionManager::LeaseHold lease;
+    bool kept = false;  // SubscribeOptions::kept
   };
   enum class State : std::uint8_t { kStarting, kActive, kStopping, kInterrupted };
   struct NotifySession {

@@ -3,13 +3,16 @@
 
 Applies three reconnection policies (idempotently, with UpdatePolicy allow_missing):
 
-  cameras      devices named "Cam-*": fast reconnect (0.2 s .. 5 s), high priority (80)
+  cameras      devices named "Cam-*": fast reconnect (0.2 s .. 5 s), high priority (80), and
+               the camera status characteristic kept subscribed
   env-sensors  devices named "EnvSensor-*": back off up to 5 minutes, low priority (-10)
   hr-straps    every heart-rate strap (service 180D): auto_connect, so the gateway opens a
-               persistent session to each one its background scan sees (fleet onboarding)
+               persistent session to each one its background scan sees (fleet onboarding), and
+               Heart Rate Measurement (2A37) kept subscribed on every link
 
 then enrols the cameras and sensors a short scan finds as persistent sessions, and watches the
-fleet with WatchSessions, printing a live table (state, policy, priority, links, next attempt).
+fleet with WatchSessions, printing a live table (state, policy, priority, links, kept
+subscriptions active/kept, next attempt).
 
     python3 fleet_policies.py --gateway 127.0.0.1:50051            # watch until Ctrl-C
     python3 fleet_policies.py --gateway ... --duration 30           # watch for 30 s
@@ -28,15 +31,27 @@ import time
 sys.path.insert(0, os.environ.get("GATTWAY_PY_STUBS", ""))
 import grpc  # noqa: E402
 from google.protobuf import duration_pb2  # noqa: E402
-from gattway.v1 import scan_pb2, scan_pb2_grpc, session_pb2, session_pb2_grpc  # noqa: E402
+from gattway.v1 import common_pb2, scan_pb2, scan_pb2_grpc  # noqa: E402
+from gattway.v1 import session_pb2, session_pb2_grpc  # noqa: E402
 
 HEART_RATE = "180D"
+HEART_RATE_MEASUREMENT = "2A37"
+CAMERA_SERVICE = "67617474-7761-7900-0000-0063616d0000"
+CAMERA_STATUS = "67617474-7761-7900-0000-0063616d0002"
 
 
 def seconds(s):
     d = duration_pb2.Duration()
     d.FromNanoseconds(int(s * 1e9))
     return d
+
+
+def kept(service, characteristic):
+    """A subscription the policy keeps on every link of its persistent sessions."""
+    return session_pb2.PolicySubscription(
+        characteristic=common_pb2.AttributeRef(service_uuid=service,
+                                               characteristic_uuid=characteristic),
+        mode=common_pb2.SUBSCRIBE_MODE_NOTIFY)
 
 
 def policies():
@@ -47,7 +62,8 @@ def policies():
             priority=80,
             reconnect=session_pb2.ReconnectSettings(
                 initial_backoff=seconds(0.2), max_backoff=seconds(5), multiplier=2.0, jitter=0.2,
-                connect_timeout=seconds(10))),
+                connect_timeout=seconds(10)),
+            subscriptions=[kept(CAMERA_SERVICE, CAMERA_STATUS)]),
         session_pb2.Policy(
             name="env-sensors", description="Environmental sensors: back off up to 5 minutes",
             selector=session_pb2.DeviceSelector(name_prefix="EnvSensor-"),
@@ -59,7 +75,8 @@ def policies():
             selector=session_pb2.DeviceSelector(service_uuids=[HEART_RATE]),
             priority=20, auto_connect=True,
             reconnect=session_pb2.ReconnectSettings(initial_backoff=seconds(0.5),
-                                                    max_backoff=seconds(30))),
+                                                    max_backoff=seconds(30)),
+            subscriptions=[kept(HEART_RATE, HEART_RATE_MEASUREMENT)]),
     ]
 
 
@@ -67,8 +84,9 @@ def apply_policies(sessions):
     for p in policies():
         stored = sessions.UpdatePolicy(
             session_pb2.UpdatePolicyRequest(policy=p, allow_missing=True), timeout=10).policy
+        keeps = ",".join(short(s.characteristic.characteristic_uuid) for s in stored.subscriptions)
         print(f"policy {stored.name:12} priority {stored.priority:4}  "
-              f"auto_connect={stored.auto_connect}  {stored.description}")
+              f"auto_connect={stored.auto_connect}  keeps={keeps or '-'}  {stored.description}")
 
 
 def enrol(scan, sessions, scan_seconds):
@@ -88,6 +106,19 @@ def enrol(scan, sessions, scan_seconds):
         why = sessions.ResolvePolicy(session_pb2.ResolvePolicyRequest(address=address),
                                      timeout=10).reason
         print(f"enrolled {name:12} {address}  policy {s.policy or '(defaults)'}: {why}")
+
+
+def short(uuid):
+    """A 128-bit custom UUID shortened for the table: its last 4 hex digits."""
+    return uuid if len(uuid) <= 4 else "…" + uuid[-4:]
+
+
+def kept_column(session):
+    """Kept subscriptions: active/kept, e.g. "1/1"; "-" when the policy keeps none."""
+    subs = session.subscriptions
+    if not subs:
+        return "-"
+    return f"{sum(1 for s in subs if s.active)}/{len(subs)}"
 
 
 STATE = {v: k.replace("SESSION_STATE_", "") for k, v in session_pb2.SessionState.items()}
@@ -123,17 +154,19 @@ class Fleet:
         self.call.cancel()
 
     def all_connected(self, expected):
+        """Every session connected, with every subscription its policy keeps active."""
         with self.lock:
             rows = list(self.rows.values())
         return len(rows) >= expected and all(
-            r.state == session_pb2.SESSION_STATE_CONNECTED for r in rows)
+            r.state == session_pb2.SESSION_STATE_CONNECTED
+            and all(s.active for s in r.subscriptions) for r in rows)
 
     def table(self):
         with self.lock:
             rows = sorted(self.rows.values(), key=lambda r: (-r.priority, r.name, r.address))
         now = time.time()
         lines = [f"{'device':12} {'address':17} {'state':19} {'policy':12} {'prio':>4} "
-                 f"{'links':>5} {'fails':>5}  why"]
+                 f"{'links':>5} {'fails':>5} {'kept':>4}  why"]
         for r in rows:
             why = REASON.get(r.reason, "")
             if r.detail:
@@ -141,9 +174,13 @@ class Fleet:
             if r.HasField("next_attempt_time"):
                 wait = r.next_attempt_time.ToNanoseconds() / 1e9 - now
                 why += f" (next attempt in {max(wait, 0):.1f} s)"
+            # A kept subscription that is not active says why (when the session is connected).
+            for s in r.subscriptions:
+                if not s.active and r.state == session_pb2.SESSION_STATE_CONNECTED:
+                    why += f"; {short(s.characteristic.characteristic_uuid)}: {s.detail}"
             lines.append(f"{(r.name or '?'):12} {r.address:17} {STATE.get(r.state, '?'):19} "
                          f"{(r.policy or '-'):12} {r.priority:4} {r.connects:5} "
-                         f"{r.failed_attempts:5}  {why}")
+                         f"{r.failed_attempts:5} {kept_column(r):>4}  {why}")
         return "\n".join(lines)
 
 
@@ -155,8 +192,9 @@ def main():
     ap.add_argument("--duration", type=float, default=0.0,
                     help="watch this many seconds, then exit (0: until Ctrl-C)")
     ap.add_argument("--once", action="store_true",
-                    help="wait (up to --duration, default 60 s) until the fleet is connected, "
-                         "print the table once and exit; exit status 1 if it did not settle")
+                    help="wait (up to --duration, default 60 s) until the fleet is connected and "
+                         "its kept subscriptions active, print the table once and exit; exit "
+                         "status 1 if it did not settle")
     ap.add_argument("--expect", type=int, default=6,
                     help="with --once: how many sessions make the fleet complete")
     args = ap.parse_args()

@@ -1,6 +1,7 @@
 """examples/python/fleet_policies.py against `gattwayd --simulate`: the policies are applied, the
 cameras and sensors enrolled, the heart-rate strap onboarded by auto_connect, the whole demo
-fleet connected with its policies; a dropped-and-restarted gateway resumes it from its state."""
+fleet connected with its policies and their kept subscriptions active; a dropped-and-restarted
+gateway resumes it from its state, subscriptions included."""
 import os
 import subprocess
 import sys
@@ -43,6 +44,11 @@ def test_the_fleet_script_applies_policies_and_the_fleet_comes_up():
         assert table["Cam-1"][3] == "cameras" and table["Cam-1"][4] == "80", done.stdout
         assert table["EnvSensor-2"][3] == "env-sensors", done.stdout
         assert table["HRM-Strap"][3] == "hr-straps", done.stdout
+        # Kept subscriptions (active/kept): heart rate measurement on the strap, the status on
+        # each camera; the sensors' policy keeps none.
+        assert table["HRM-Strap"][7] == "1/1", done.stdout
+        assert table["Cam-1"][7] == "1/1" and table["Cam-2"][7] == "1/1", done.stdout
+        assert table["EnvSensor-1"][7] == "-", done.stdout
         assert "event=auto_connect.onboarding" in gw.log_text()
         # Cameras come first in the table: it is ordered by priority.
         names = [line.split()[0] for line in done.stdout.splitlines() if line.split()
@@ -70,15 +76,19 @@ def test_a_restarted_gateway_resumes_the_fleet_from_its_state_directory():
     try:
         with grpc.insecure_channel(gw2.address) as ch:
             stub = session_pb2_grpc.SessionServiceStub(ch)
-            names = [p.name for p in stub.ListPolicies(session_pb2.ListPoliciesRequest(),
-                                                       timeout=5).policies]
-            assert names == ["cameras", "env-sensors", "hr-straps"]
+            policies = {p.name: p for p in stub.ListPolicies(session_pb2.ListPoliciesRequest(),
+                                                             timeout=5).policies}
+            assert sorted(policies) == ["cameras", "env-sensors", "hr-straps"]
+            assert [s.characteristic.characteristic_uuid
+                    for s in policies["hr-straps"].subscriptions] == ["2A37"]
 
             def connected():
                 r = stub.ListSessions(session_pb2.ListSessionsRequest(
                     filter=session_pb2.SessionFilter(states=[session_pb2.SESSION_STATE_CONNECTED])),
                     timeout=5)
-                return len(r.sessions) == 6
+                kept = [s for s in r.sessions if s.subscriptions]
+                return len(r.sessions) == 6 and len(kept) == 3 and all(
+                    k.active for s in kept for k in s.subscriptions)
             assert wait_until(connected, timeout=60), gw2.log_text()[-4000:]
     finally:
         gw2.stop()

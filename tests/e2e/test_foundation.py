@@ -1,5 +1,5 @@
 """The foundation, end to end: gattwayd as a user starts it, a Python client generated from the
-protos, health, reflection, an unbuilt RPC, bad flags and a clean stop."""
+protos, health, reflection, a field refused by name, bad flags and a clean stop."""
 import signal
 import subprocess
 
@@ -53,17 +53,20 @@ def test_reflection_describes_the_health_service(channel):
     assert reply.file_descriptor_response.file_descriptor_proto, reply
 
 
-def test_an_unbuilt_rpc_answers_unimplemented_saying_so(channel):
+def test_a_bad_field_answers_invalid_argument_naming_it(channel):
     stub = session_pb2_grpc.SessionServiceStub(channel)
     with pytest.raises(grpc.RpcError) as caught:
         policy = session_pb2.Policy(name="kept")
         policy.subscriptions.add().characteristic.characteristic_uuid = "2A37"
+        policy.subscriptions.add().characteristic.characteristic_uuid = "not a uuid"
         stub.CreatePolicy(session_pb2.CreatePolicyRequest(policy=policy), timeout=5)
     e = caught.value
-    assert e.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "not built yet" in e.details()
+    assert e.code() == grpc.StatusCode.INVALID_ARGUMENT
+    field = "policy.subscriptions[1].characteristic.characteristic_uuid"
+    assert field in e.details()
     info = error_info(e)
-    assert info is not None and info.domain == "gattway.dev" and info.reason == "NOT_BUILT_YET"
+    assert info is not None and info.domain == "gattway.dev" and info.reason == "INVALID_FIELD"
+    assert info.metadata["field"] == field
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,8 +1,10 @@
 // A fleet of 200 persistent sessions on the simulated BlueZ (4 adapters): half the links drop,
 // bluetoothd restarts, an adapter is power-cycled, adapters wedge and the watchdog power-cycles
 // them, the gateway restarts on its state directory. Everything comes back, never more than one LE
-// connect in flight per adapter, and sessions waiting together connect in priority order. What is
-// asserted is observed through WatchSessions, as a client sees it.
+// connect in flight per adapter, and sessions waiting together connect in priority order; the
+// subscriptions a policy keeps come back with the restarted gateway. What is asserted is observed
+// through WatchSessions and ListSessions, as a client sees it.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -28,6 +30,8 @@ namespace {
 
 constexpr int kDevices = 200;
 constexpr int kAdapters = 4;
+// The load devices' notifying characteristic (sim::loadDevices).
+constexpr char kLoadCharacteristic[] = "67617474-7761-7900-0000-006c6f616401";
 
 // Every session state change a WatchSessions stream saw, in order.
 class Watcher {
@@ -228,6 +232,17 @@ class AFleet : public SimFixture {
   bool allConnected() {
     return eventually([&] { return list(v1::SESSION_STATE_CONNECTED).size() == kDevices; });
   }
+  // Whether each of `addresses` is CONNECTED under `policy` with its one kept subscription active.
+  bool keptActive(const std::vector<std::string>& addresses, const std::string& policy) {
+    int active = 0;
+    for (const auto& s : list(v1::SESSION_STATE_CONNECTED)) {
+      if (std::find(addresses.begin(), addresses.end(), s.address()) == addresses.end()) continue;
+      if (s.policy() == policy && s.subscriptions_size() == 1 && s.subscriptions(0).active()) {
+        ++active;
+      }
+    }
+    return active == static_cast<int>(addresses.size());
+  }
   // For failure messages: how many sessions are in which state, and a detail of each.
   std::string census() {
     std::map<std::string, std::pair<int, std::string>> by;
@@ -408,6 +423,24 @@ TEST_F(AFleet, ComesBackFromWedgedConnectsThroughTheWatchdogsPowerCycle) {
 
 TEST_F(AFleet, IsRestoredWhenTheGatewayRestartsOnItsStateDirectory) {
   ASSERT_TRUE(allConnected());
+  // A policy created over gRPC, so that only the state directory knows it, keeps the load
+  // characteristic subscribed on five "low" sessions (odd indices; its address selector beats
+  // their label selector).
+  std::vector<std::string> watched;
+  for (std::size_t i = 1; i < 10; i += 2) watched.push_back(devices_[i]);
+  {
+    grpc::ClientContext ctx;
+    v1::CreatePolicyRequest r;
+    v1::Policy* p = r.mutable_policy();
+    p->set_name("watched");
+    for (const auto& a : watched) p->mutable_selector()->add_addresses(a);
+    p->mutable_reconnect()->mutable_initial_backoff()->set_nanos(50'000'000);
+    p->mutable_reconnect()->mutable_max_backoff()->set_seconds(1);
+    p->add_subscriptions()->mutable_characteristic()->set_characteristic_uuid(kLoadCharacteristic);
+    v1::CreatePolicyResponse resp;
+    ASSERT_TRUE(stub_->CreatePolicy(&ctx, r, &resp).ok());
+  }
+  ASSERT_TRUE(eventually([&] { return keptActive(watched, "watched"); })) << census();
   gateway_->shutdown(absl::ZeroDuration());
   gateway_.reset();
   ASSERT_TRUE(std::filesystem::exists(dir_ / "state" / "state.json"));
@@ -430,6 +463,11 @@ TEST_F(AFleet, IsRestoredWhenTheGatewayRestartsOnItsStateDirectory) {
     }
   }
   EXPECT_EQ(high, kDevices / 2);
+  // Subscriptions included.
+  EXPECT_TRUE(eventually([&] { return keptActive(watched, "watched"); })) << census();
+  int kept = 0;
+  for (const auto& s : list()) kept += s.subscriptions_size();
+  EXPECT_EQ(kept, static_cast<int>(watched.size()));
 }
 
 }  // namespace

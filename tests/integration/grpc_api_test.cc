@@ -56,24 +56,35 @@ TEST_F(AGateway, ReportsHealthServingForItselfAndEveryService) {
   }
 }
 
-TEST_F(AGateway, AnswersAnUnbuiltRpcWithUnimplementedAndAReason) {
+TEST_F(AGateway, KeepsAPolicysSubscriptionsAndRefusesABadOneNamingTheField) {
   auto stub = v1::SessionService::NewStub(channel());
-  grpc::ClientContext ctx;
   v1::CreatePolicyRequest request;
   request.mutable_policy()->set_name("kept");
   request.mutable_policy()->add_subscriptions()->mutable_characteristic()->set_characteristic_uuid(
       "2A37");
+  {
+    grpc::ClientContext ctx;
+    v1::CreatePolicyResponse response;
+    ASSERT_TRUE(stub->CreatePolicy(withDeadline(&ctx), request, &response).ok());
+    ASSERT_EQ(response.policy().subscriptions_size(), 1);
+    EXPECT_EQ(response.policy().subscriptions(0).characteristic().characteristic_uuid(), "2A37");
+    EXPECT_EQ(response.policy().subscriptions(0).mode(), v1::SUBSCRIBE_MODE_AUTO);
+  }
+  request.mutable_policy()->set_name("twice");
+  *request.mutable_policy()->add_subscriptions() = request.policy().subscriptions(0);
+  grpc::ClientContext ctx;
   v1::CreatePolicyResponse response;
   const grpc::Status s = stub->CreatePolicy(withDeadline(&ctx), request, &response);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-  EXPECT_NE(s.error_message().find("policy.subscriptions"), std::string::npos) << s.error_message();
-  EXPECT_NE(s.error_message().find("is not built yet"), std::string::npos) << s.error_message();
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(s.error_message().find("policy.subscriptions[1].characteristic"), std::string::npos)
+      << s.error_message();
   google::rpc::Status rich;
   ASSERT_TRUE(rich.ParseFromString(s.error_details()));
   google::rpc::ErrorInfo info;
   ASSERT_EQ(rich.details_size(), 1);
   ASSERT_TRUE(rich.details(0).UnpackTo(&info));
-  EXPECT_EQ(info.reason(), "NOT_BUILT_YET");
+  EXPECT_EQ(info.reason(), "INVALID_FIELD");
+  EXPECT_EQ(info.metadata().at("field"), "policy.subscriptions[1].characteristic");
 }
 
 TEST_F(AGateway, EndsAPeripheralStreamWithUnavailableWhenBlueZIsAbsent) {

@@ -289,6 +289,7 @@ TEST_F(PolicyService, KeepsASubscribeStreamAcrossTheGapWithInterruptedAndResumed
 TEST_F(PolicyService, RestoresPoliciesAndPersistentSessionsAfterARestart) {
   v1::Policy cams = policy("cameras");
   cams.set_priority(30);
+  cams.add_subscriptions()->mutable_characteristic()->set_characteristic_uuid("2A37");
   ASSERT_TRUE(create(cams).ok());
   v1::ConnectRequest r;
   r.set_persistent(true);
@@ -306,8 +307,18 @@ TEST_F(PolicyService, RestoresPoliciesAndPersistentSessionsAfterARestart) {
     v1::GetPolicyResponse resp;
     ASSERT_TRUE(sessions->GetPolicy(&ctx, g, &resp).ok());
     EXPECT_EQ(resp.policy().priority(), 30);
+    ASSERT_EQ(resp.policy().subscriptions_size(), 1);
+    EXPECT_EQ(resp.policy().subscriptions(0).characteristic().characteristic_uuid(), "2A37");
   }
   ASSERT_TRUE(sessionIn(v1::SESSION_STATE_CONNECTED));
+  // The policy's kept subscription is started on the restored session.
+  bool active = false;
+  for (int i = 0; i < 500 && !active; ++i) {
+    const v1::Session k = session();  // over gRPC: polled from the test's thread
+    active = k.subscriptions_size() == 1 && k.subscriptions(0).active();
+    if (!active) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(active) << session().DebugString();
   v1::Session s = session();
   EXPECT_TRUE(s.persistent());
   EXPECT_EQ(s.labels().at("room"), "lab");

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "ble/central/central.h"
 #include "ble/metrics.h"
 #include "gtest/gtest.h"
@@ -56,6 +57,25 @@ struct RecordingSink : ScanSink {
   void onScanEnded(const absl::Status& s) override { ended = s; }
   std::vector<ScanRecord> results;
   std::optional<absl::Status> ended;
+};
+
+// A Subscribe stream's view of its subscription, as lines: "started", "value 7", "interrupted",
+// "resumed", "ended UNAVAILABLE".
+struct RecordingStream : NotificationSink {
+  void onSubscribed(const SubscriptionStarted&) override { log.push_back("started"); }
+  void onNotification(absl::Span<const std::uint8_t> value, absl::Time) override {
+    log.push_back(absl::StrCat("value ", value.empty() ? 0 : value[0]));
+  }
+  void onSubscriptionEnded(const absl::Status& status) override {
+    log.push_back(absl::StrCat("ended ", absl::StatusCodeToString(status.code())));
+  }
+  void onInterrupted(const absl::Status&) override { log.push_back("interrupted"); }
+  void onResumed(const SubscriptionStarted&, absl::Duration gap) override {
+    log.push_back("resumed");
+    interruption = gap;
+  }
+  std::vector<std::string> log;
+  absl::Duration interruption;
 };
 
 class CentralTest : public ::testing::Test {

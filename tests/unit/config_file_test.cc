@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ble/error.h"
 #include "gtest/gtest.h"
+#include "server/policy_convert.h"
 #include "server/state_file.h"
 #include "server/state_writer.h"
 
@@ -174,6 +176,13 @@ TEST(TheExampleConfig, InDeployParses) {
   auto config = loadConfigFile(GATTWAY_SOURCE_DIR "/deploy/config/gattway.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_GE(config->policies_size(), 3);
+  bool keepsSome = false;
+  for (int i = 0; i < config->policies_size(); ++i) {
+    auto p = policyFromProto(config->policies(i), absl::StrCat("policies[", i, "]"));
+    ASSERT_TRUE(p.ok()) << p.status();
+    keepsSome = keepsSome || !p->subscriptions.empty();
+  }
+  EXPECT_TRUE(keepsSome);
 }
 
 }  // namespace

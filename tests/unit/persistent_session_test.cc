@@ -18,22 +18,7 @@ using Op = FakeCentralBackend::Op;
 
 using EventLog = SessionEventLog;
 
-struct Stream : NotificationSink {
-  void onSubscribed(const SubscriptionStarted&) override { log.push_back("started"); }
-  void onNotification(absl::Span<const std::uint8_t> value, absl::Time) override {
-    log.push_back(absl::StrCat("value ", value.empty() ? 0 : value[0]));
-  }
-  void onSubscriptionEnded(const absl::Status& status) override {
-    log.push_back(absl::StrCat("ended ", absl::StatusCodeToString(status.code())));
-  }
-  void onInterrupted(const absl::Status&) override { log.push_back("interrupted"); }
-  void onResumed(const SubscriptionStarted&, absl::Duration gap) override {
-    log.push_back("resumed");
-    interruption = gap;
-  }
-  std::vector<std::string> log;
-  absl::Duration interruption;
-};
+using Stream = RecordingStream;
 
 class APersistentSession : public CentralTest {
  protected:

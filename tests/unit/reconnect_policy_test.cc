@@ -181,5 +181,48 @@ TEST(PolicyValidation, NamesTheFieldAtFault) {
   EXPECT_EQ(field(bad), "policy.reconnect.connect_timeout");
 }
 
+TEST(PolicyValidation, ChecksTheKeptSubscriptionsAndNamesTheOneAtFault) {
+  auto kept = [](const char* characteristic, std::uint16_t handle = 0) {
+    PolicySubscription s;
+    if (characteristic != nullptr) s.characteristic.characteristic = uuid(characteristic);
+    s.characteristic.handle = handle;
+    return s;
+  };
+  auto field = [](const ReconnectPolicy& bad) {
+    return err::metadata(validatePolicy(bad), err::kMetaField).value_or("(valid)");
+  };
+  ReconnectPolicy p = policy("hr", {});
+  p.subscriptions = {kept("2A37"), kept("2A19"), kept(nullptr, 0x0020)};
+  EXPECT_TRUE(validatePolicy(p).ok()) << validatePolicy(p);
+
+  ReconnectPolicy bad = p;
+  bad.subscriptions.push_back(kept("2A37"));
+  EXPECT_EQ(field(bad), "policy.subscriptions[3].characteristic");
+  EXPECT_NE(validatePolicy(bad).message().find("subscriptions[0]"), std::string::npos)
+      << validatePolicy(bad);
+  bad = p;
+  bad.subscriptions[2].characteristic.handle = 0;
+  EXPECT_EQ(field(bad), "policy.subscriptions[2].characteristic");
+  bad = p;
+  bad.subscriptions[1].characteristic.descriptor = uuid("2902");
+  EXPECT_EQ(field(bad), "policy.subscriptions[1].characteristic.descriptor_uuid");
+  bad = p;
+  bad.subscriptions[0].mode = static_cast<SubscribeMode>(7);
+  EXPECT_EQ(field(bad), "policy.subscriptions[0].mode");
+  bad = p;
+  bad.subscriptions.clear();
+  for (std::uint16_t h = 1; h <= kMaxPolicySubscriptions; ++h) {
+    bad.subscriptions.push_back(kept(nullptr, h));
+  }
+  EXPECT_TRUE(validatePolicy(bad).ok());
+  bad.subscriptions.push_back(kept("2A37"));
+  EXPECT_EQ(field(bad), "policy.subscriptions");
+  // The same characteristic in another mode is still the same characteristic.
+  bad = p;
+  bad.subscriptions.push_back(kept("2A19"));
+  bad.subscriptions.back().mode = SubscribeMode::kIndicate;
+  EXPECT_EQ(field(bad), "policy.subscriptions[3].characteristic");
+}
+
 }  // namespace
 }  // namespace gattway
