@@ -100,7 +100,9 @@ class Stack:
         t0 = time.monotonic()
         self.gw = Proc([self.gattwayd, f"--dbus_address={self.address}",
                         f"--grpc_address={self.target}", "--metrics_address=", f"--state_dir={self.state_dir}",
-                        "--log_level=warn"])
+                        # bleak and the bare listener connect on the same adapter on purpose:
+                        # the watchdog would take their connects for a wedge (README).
+                        "--adapter_watchdog=false", "--log_level=warn"])
         ms = None
         # Poll the port with plain connects (a gRPC channel that failed once backs off for seconds),
         # then ask the health service, waiting for it to say SERVING.
