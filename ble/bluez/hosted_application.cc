@@ -255,9 +255,10 @@ bool HostedApplication::parseOptions(sdbus::MethodCall& call, AttributeId id, At
 }
 
 AttResponder HostedApplication::responder(sdbus::MethodCall call, bool write, bool withValue) {
-  return AttResponder([call = std::move(call), alive = alive_, write, withValue](
-                          std::uint8_t code, std::vector<std::uint8_t> value) {
-    if (alive.expired() || call.doesntExpectReply()) return;
+  return AttResponder([call = std::move(call), alive = alive_,
+                       exported = std::weak_ptr<void>(exported_), write,
+                       withValue](std::uint8_t code, std::vector<std::uint8_t> value) {
+    if (alive.expired() || exported.expired() || call.doesntExpectReply()) return;
     guarded(write ? "WriteValue reply" : "ReadValue reply", [&] {
       if (code != 0) {
         const BluezErrorReply e = attErrorReply(code, write);

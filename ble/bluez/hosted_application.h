@@ -74,6 +74,10 @@ class HostedApplication {
   std::string adapter_;
   PeripheralBackendListener* listener_;
   std::weak_ptr<void> alive_;
+  // Expires with this application, whose objects own what a call's reply refers to (sdbus-c++
+  // keeps the method's interface and member strings in the object): a read or write answered
+  // after the application was replaced (bluetoothd restarted meanwhile) is dropped, not sent.
+  std::shared_ptr<void> exported_ = std::make_shared<int>(0);
   std::unique_ptr<sdbus::IObject> rootObject_;
   std::vector<std::unique_ptr<sdbus::IObject>> objects_;
   std::map<AttributeId, sdbus::IObject*> characteristics_;
