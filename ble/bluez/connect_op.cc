@@ -14,7 +14,7 @@ namespace {
 
 // Connected is read back this often while BlueZ says connected but the property is not yet true.
 constexpr absl::Duration kReadBackInterval = absl::Milliseconds(100);
-// How long to wait for Connected=false after le-connection-abort-by-local.
+// How long a failed connect waits for its link to be reported down (connectFailed).
 constexpr absl::Duration kSettleTime = absl::Seconds(3);
 // Slack so that the attempt's own deadline fires before sd-bus's timeout of the same call.
 constexpr absl::Duration kCallSlack = absl::Seconds(1);
@@ -154,16 +154,21 @@ void ConnectOp::connectFailed(absl::Status status) {
     return finish(std::move(status));
   }
   connectSent_ = false;  // BlueZ answered: nothing of ours is pending
-  if (!hasBluezError(status, "org.bluez.Error.Failed", "le-connection-abort-by-local")) {
+  // A link that came up and failed at once (abort-by-local; ConnectDevice says only
+  // "org.bluez.Failed") may still be going down, and so may any link BlueZ reported up before the
+  // error: report once it is down (bounded), so that a retry does not take the stale
+  // Connected=true for its own link.
+  const DeviceNode* d = device();
+  const bool stillUp = d != nullptr && d->info.connected;
+  if (!stillUp && !hasBluezError(status, "org.bluez.Error.Failed", "le-connection-abort-by-local") &&
+      !hasBluezError(status, "org.bluez.Failed")) {
     return finish(std::move(status));
   }
-  // The link may still be going down: report once it is (bounded), so a retry finds it gone.
   step_ = Step::kSettling;
   abortStatus_ = std::move(status);
   wait_ = executor().runAfter(std::min(kSettleTime, remaining()),
                               [this] { finish(std::move(abortStatus_)); });
-  const DeviceNode* d = device();
-  if (d != nullptr && d->info.connected) return;  // onDeviceEvent sees it go
+  if (stillUp) return;  // onDeviceEvent sees it go
   call_ = Device1Proxy(context_.calls(), devicePath_)
               .readConnected(callTimeout(), [this](absl::StatusOr<bool> connected) {
                 if (!connected.ok() || !*connected) finish(std::move(abortStatus_));
