@@ -1,7 +1,8 @@
 #include "tests/support/private_bus.h"
 
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,9 +17,15 @@ namespace gattway::testing {
 PrivateBus::PrivateBus() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe2 failed");
+  const pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    // A test that crashes takes its bus with it: an orphaned daemon would hold ctest's output
+    // pipe open until the test's timeout. (The fixtures fork from the test's main thread, whose
+    // exit is what PDEATHSIG watches.)
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) ::_exit(1);  // the parent died before prctl
     ::dup2(fds[1], 3);  // dup2 clears O_CLOEXEC on the new descriptor
     ::execlp("dbus-daemon", "dbus-daemon", "--nofork", "--nopidfile", "--print-address=3",
              "--config-file=" GATTWAY_PRIVATE_BUS_CONF, static_cast<char*>(nullptr));
