@@ -144,7 +144,7 @@ int cmdConnect(Client& client, const Args& args) {
     outJson(reply);
     return kExitOk;
   }
-  Table t({"ADDRESS", "STATE", "KIND", "ADAPTER", "NAME", "POLICY", "REASON"});
+  Table t(sessionColumns());
   t.addRow(sessionRow(reply.session()));
   out(t.render());
   return kExitOk;
@@ -300,7 +300,7 @@ int cmdSessions(Client& client, const Args& args) {
       outJson(reply);
       return kExitOk;
     }
-    Table t({"ADDRESS", "STATE", "KIND", "ADAPTER", "NAME", "POLICY", "REASON"});
+    Table t(sessionColumns());
     for (const auto& s : reply.sessions()) t.addRow(sessionRow(s));
     out(t.render());
     return kExitOk;
@@ -314,7 +314,7 @@ int cmdSessions(Client& client, const Args& args) {
   auto reader = stub->WatchSessions(ctx.get(), request);
   // Live: the current sessions first, then one row per change, with the state it left.
   StreamTable table({{"TIME", 12}, {"ADDRESS", 17}, {"STATE", 18}, {"FROM", 18}, {"KIND", 10},
-                     {"ADAPTER", 7}, {"NAME", 12}, {"POLICY", 8}, {"REASON", 10}});
+                     {"ADAPTER", 7}, {"NAME", 12}, {"POLICY", 8}, {"KEPT", 4}, {"REASON", 10}});
   if (!client.json()) out(table.header());
   int changes = 0;
   WatchSessionsResponse message;

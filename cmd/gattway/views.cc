@@ -38,17 +38,28 @@ std::string decoded(const gattway::v1::AttributeRef& ref, const std::string& val
   return decodeValue(ref.characteristic_uuid(), value).value_or("");
 }
 
+std::vector<std::string> sessionColumns() {
+  return {"ADDRESS", "STATE", "KIND", "ADAPTER", "NAME", "POLICY", "KEPT", "REASON"};
+}
+
 std::vector<std::string> sessionRow(const gattway::v1::Session& s) {
   std::string reason = absl::AsciiStrToLower(
       withoutPrefix(gattway::v1::SessionReason_Name(s.reason()), "SESSION_REASON_"));
   if (reason == "unspecified") reason = "";
   if (!s.detail().empty()) reason = reason.empty() ? s.detail() : absl::StrCat(reason, ": ", s.detail());
+  std::string kept;
+  if (s.subscriptions_size() > 0) {
+    int active = 0;
+    for (const auto& k : s.subscriptions()) active += k.active() ? 1 : 0;
+    kept = absl::StrCat(active, "/", s.subscriptions_size());
+  }
   return {s.address(),
           withoutPrefix(gattway::v1::SessionState_Name(s.state()), "SESSION_STATE_"),
           s.persistent() ? "persistent" : "ephemeral",
           s.adapter(),
           s.name(),
           s.policy(),
+          kept,
           reason};
 }
 

@@ -24,7 +24,9 @@ gattway::v1::AttributeRef attributeFromFlags(const std::string& characteristic,
                                              bool allowDescriptor);
 // "21.50 °C" or "" when unknown; the UUID is the characteristic's (descriptors are not decoded).
 std::string decoded(const gattway::v1::AttributeRef& ref, const std::string& value);
-// One row of a sessions table: ADDRESS STATE PERSISTENT ADAPTER NAME POLICY REASON.
+// The columns of a sessions table, and one row of it. KEPT: the session's kept subscriptions
+// (its policy's), active of all ("1/2"); empty when its policy keeps none.
+std::vector<std::string> sessionColumns();
 std::vector<std::string> sessionRow(const gattway::v1::Session& s);
 
 }  // namespace gattway::cli

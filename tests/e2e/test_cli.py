@@ -189,6 +189,28 @@ def test_sessions_once_and_live(gw):
                for e in events), events
 
 
+def test_sessions_table_shows_the_kept_subscriptions_of_a_policy(gw, tmp_path):
+    policy = tmp_path / "keep.yaml"
+    policy.write_text("name: cli-keep\nselector:\n  addresses: [\"" + HRM + "\"]\n"
+                      "subscriptions:\n  - characteristic: {characteristic_uuid: \"2A37\"}\n")
+    ok(gw, "policy", "create", str(policy))
+    try:
+        ok(gw, "connect", HRM, "--persistent")
+        kept = ""
+        for _ in range(100):
+            out = ok(gw, "sessions", "--once")
+            header, table = out.splitlines()[0].split(), rows(out)
+            row = next(r for r in table if r[0] == HRM)
+            kept = row[header.index("KEPT")]
+            if kept == "1/1":
+                break
+            time.sleep(0.1)
+        assert kept == "1/1", table
+    finally:
+        cli(gw, "disconnect", HRM)
+        cli(gw, "policy", "delete", "cli-keep")
+
+
 def test_sessions_live_table_ends_on_ctrl_c(gw):
     import signal
     watcher = subprocess.Popen([CLI, "sessions"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
