@@ -22,7 +22,8 @@ class SubscribeStream final : public QueuedWriteReactor<v1::SubscribeResponse, N
                               public NotificationSink {
  public:
   SubscribeStream(ServiceContext& ctx, SubscribeStreamOptions options)
-      : QueuedWriteReactor(ctx, Options{options.queueSize, kNotificationsPerMessage, false,
+      : QueuedWriteReactor(ctx, Options{options.queueSize, kNotificationsPerMessage,
+                                        options.batchInterval > absl::ZeroDuration(),
                                         &ctx.metrics.notificationsDelivered,
                                         &ctx.metrics.notificationsDropped,
                                         &ctx.metrics.subscribeStreams}),
@@ -37,6 +38,7 @@ class SubscribeStream final : public QueuedWriteReactor<v1::SubscribeResponse, N
       return;
     }
     subscription_ = std::move(*sub);
+    startBatching(options_.batchInterval);
   }
 
   // NotificationSink, loop thread.
@@ -86,7 +88,10 @@ class SubscribeStream final : public QueuedWriteReactor<v1::SubscribeResponse, N
     }
     if (gap > 0) out->mutable_gap()->set_dropped(gap);
   }
-  void releaseOnLoop() override { subscription_.reset(); }
+  void releaseOnLoop() override {
+    stopBatching();
+    subscription_.reset();
+  }
 
   SubscribeStreamOptions options_;
   Subscription subscription_;  // loop thread

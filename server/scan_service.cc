@@ -28,7 +28,7 @@ class ScanStream final : public QueuedWriteReactor<v1::ScanResponse, ScanRecord>
       return;
     }
     subscription_ = std::move(*sub);
-    if (options_.batchInterval > absl::ZeroDuration()) armFlush();
+    startBatching(options_.batchInterval);
   }
 
   // ScanSink, loop thread.
@@ -36,13 +36,6 @@ class ScanStream final : public QueuedWriteReactor<v1::ScanResponse, ScanRecord>
   void onScanEnded(const absl::Status& status) override { end(status, true); }
 
  private:
-  void armFlush() {
-    flushTimer_ = ctx_.loop.runAfter(options_.batchInterval, [this] {
-      flush();
-      armFlush();
-    });
-  }
-
   void fill(std::vector<ScanRecord>& items, std::uint64_t gap, v1::ScanResponse* out) override {
     out->mutable_results()->Reserve(static_cast<int>(items.size()));
     for (const ScanRecord& r : items) toProto(r, out->add_results());
@@ -50,13 +43,12 @@ class ScanStream final : public QueuedWriteReactor<v1::ScanResponse, ScanRecord>
   }
 
   void releaseOnLoop() override {
-    flushTimer_.cancel();
+    stopBatching();
     subscription_.reset();
   }
 
   ScanStreamOptions options_;
   ScanSubscription subscription_;  // loop thread
-  Timer flushTimer_;               // loop thread
 };
 
 }  // namespace

@@ -22,7 +22,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "ble/bounded_queue.h"
+#include "ble/executor.h"
 #include "ble/metrics.h"
 #include "grpcpp/support/server_callback.h"
 #include "server/client_identity.h"
@@ -282,7 +284,22 @@ class QueuedWriteReactor
                                                                           options),
         ctx_(ctx) {}
 
+  // Loop thread. Server-side batching (a request's batch_interval; the stream's Options hold
+  // partial messages): what is queued goes out every `interval`. No-op for a zero interval. The
+  // stream calls stopBatching() in releaseOnLoop.
+  void startBatching(absl::Duration interval) {
+    if (interval <= absl::ZeroDuration()) return;
+    flushTimer_ = ctx_.loop.runAfter(interval, [this, interval] {
+      this->flush();
+      startBatching(interval);
+    });
+  }
+  void stopBatching() { flushTimer_.cancel(); }
+
   ServiceContext& ctx_;
+
+ private:
+  Timer flushTimer_;  // loop thread
 };
 
 }  // namespace gattway::server

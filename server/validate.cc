@@ -441,6 +441,10 @@ absl::StatusOr<SubscribeStreamOptions> subscribeRequest(const v1::SubscribeReque
     }
     o.queueSize = r.queue_size();
   }
+  auto batch = duration(r.has_batch_interval(), r.batch_interval(), "batch_interval",
+                        absl::Nanoseconds(1), absl::Seconds(10));
+  if (!batch.ok()) return batch.status();
+  o.batchInterval = batch->value_or(absl::ZeroDuration());
   return o;
 }
 

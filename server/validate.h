@@ -86,6 +86,7 @@ absl::StatusOr<WriteOptions> writeRequest(const v1::WriteRequest& request);
 struct SubscribeStreamOptions {
   SubscribeOptions subscribe;
   std::size_t queueSize = 1024;
+  absl::Duration batchInterval = absl::ZeroDuration();
 };
 absl::StatusOr<SubscribeStreamOptions> subscribeRequest(const v1::SubscribeRequest& request);
 

@@ -37,7 +37,8 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051", "The gateway's gRPC address.")
 ABSL_FLAG(std::string, mode, "scan", "scan, subscribe, read or execute.");
 ABSL_FLAG(int, streams, 1, "scan: streams, each on its own channel (connection).");
 ABSL_FLAG(int, max_batch_size, 100, "scan: ScanRequest.max_batch_size.");
-ABSL_FLAG(int, batch_interval_ms, 0, "scan: ScanRequest.batch_interval (0: send each result at once).");
+ABSL_FLAG(int, batch_interval_ms, 0,
+          "scan, subscribe: the request's batch_interval (0: send each result or value at once).");
 ABSL_FLAG(std::string, address, "F0:00:00:00:00:01", "Load device for subscribe, read and execute.");
 ABSL_FLAG(double, start_at, 0, "Window start, Unix seconds (0: now + 0.5 s).");
 ABSL_FLAG(double, seconds, 3, "Window length.");
@@ -149,6 +150,9 @@ int subscribe(const std::string& target, const std::string& address, const Windo
   request.set_address(address);
   request.mutable_characteristic()->set_characteristic_uuid(kLoadCharacteristic);
   request.set_queue_size(65536);
+  if (const int ms = absl::GetFlag(FLAGS_batch_interval_ms); ms > 0) {
+    request.mutable_batch_interval()->set_nanos(ms * 1000000);
+  }
   auto reader = gatt->Subscribe(&ctx, request);
   std::thread stopper([&] {
     absl::SleepFor(w.end - absl::Now() + absl::Milliseconds(200));

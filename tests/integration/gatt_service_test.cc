@@ -47,12 +47,14 @@ class AGattRpc : public FakeGatewayTest {
     grpc::ClientContext ctx;
     std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>> reader;
   };
-  std::unique_ptr<OpenSubscription> subscribe(const std::string& characteristic) {
+  std::unique_ptr<OpenSubscription> subscribe(const std::string& characteristic,
+                                              std::int32_t batchIntervalNanos = 0) {
     auto s = std::make_unique<OpenSubscription>();
     s->ctx.set_deadline(in(10000ms));
     v1::SubscribeRequest request;
     request.set_address(kDevice);
     *request.mutable_characteristic() = ref(characteristic);
+    if (batchIntervalNanos > 0) request.mutable_batch_interval()->set_nanos(batchIntervalNanos);
     s->reader = gatt->Subscribe(&s->ctx, request);
     return s;
   }
@@ -179,6 +181,32 @@ TEST_F(AGattRpc, SharesOneNotifySessionBetweenStreamsAndStopsItWithTheLast) {
   b->ctx.TryCancel();
   b->reader->Finish();
   EXPECT_TRUE(eventually([&] { return !fake->notifying(device(), 0x0010); }));
+}
+
+TEST_F(AGattRpc, BatchesValuesForTheBatchIntervalWhenAskedTo) {
+  auto a = subscribe("2A37", 400'000'000);
+  v1::SubscribeResponse m;
+  ASSERT_TRUE(a->reader->Read(&m));
+  EXPECT_EQ(m.event().type(), v1::SUBSCRIPTION_EVENT_TYPE_STARTED);
+  // Three values 30 ms apart: each would go out alone without batching; with it they share a
+  // message (two, when a flush falls between them).
+  for (std::uint8_t v = 1; v <= 3; ++v) {
+    onLoop([&] { fake->notify(device(), 0x0010, {v}); });
+    std::this_thread::sleep_for(30ms);
+  }
+  std::vector<std::string> values;
+  int messages = 0;
+  while (values.size() < 3 && a->reader->Read(&m)) {
+    ++messages;
+    for (const auto& n : m.notifications()) {
+      values.push_back(n.value());
+      EXPECT_EQ(n.sequence(), values.size());
+    }
+  }
+  EXPECT_EQ(values, (std::vector<std::string>{"\x01", "\x02", "\x03"}));
+  EXPECT_LE(messages, 2);
+  a->ctx.TryCancel();
+  a->reader->Finish();
 }
 
 TEST_F(AGattRpc, EndsASubscriptionWithUnavailableWhenTheLinkDrops) {

@@ -168,6 +168,11 @@ TEST(Validation, NamesTheFieldOfEveryBadGattInput) {
   sub.set_queue_size(15);
   EXPECT_EQ(fieldOf(subscribeRequest(sub).status()), "queue_size");
   sub.set_queue_size(0);
+  sub.mutable_batch_interval()->set_seconds(11);
+  EXPECT_EQ(fieldOf(subscribeRequest(sub).status()), "batch_interval");
+  sub.mutable_batch_interval()->set_seconds(-1);
+  EXPECT_EQ(fieldOf(subscribeRequest(sub).status()), "batch_interval");
+  sub.clear_batch_interval();
   sub.mutable_characteristic()->set_descriptor_uuid("2902");
   EXPECT_EQ(fieldOf(subscribeRequest(sub).status()), "characteristic.descriptor_uuid");
 }
