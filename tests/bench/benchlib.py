@@ -117,3 +117,12 @@ def private_bus():
     bus = Proc(["dbus-daemon", "--nofork", "--nopidfile", "--print-address=1",
                 f"--config-file={SOURCE}/ble/sim/private-bus.conf"], stdout=subprocess.PIPE)
     return bus, bus.proc.stdout.readline().strip()
+
+
+def write_figures(figures, path):
+    """Writes `figures` as JSON to `path` (directories made as needed) and says where."""
+    import json
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(figures, f, indent=1)
+    print(f"\nfigures written to {path}")

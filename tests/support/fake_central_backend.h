@@ -4,7 +4,8 @@
 // never after their Operation is destroyed; timeouts end an operation with DEADLINE_EXCEEDED.
 //
 // Not thread-safe: use it on the executor's loop thread (in gRPC tests, through the gateway's
-// runOnLoop).
+// runOnLoop). The fake's controls are in fake_central_backend.cc, the operations it serves in
+// fake_central_backend_ops.cc.
 #pragma once
 
 #include <array>
@@ -154,6 +155,8 @@ class FakeCentralBackend final : public CentralBackend {
   void complete(std::uint64_t id, std::optional<absl::Status> failure);
   void failPendingFor(const Address& address, const absl::Status& status);
   void failAllPending(const absl::Status& status);
+  // BlueZ's answer to an operation on a link that is not up.
+  static absl::Status notConnected(absl::string_view what);
   DeviceInfo& known(const FakeDevice& d, bool* added);
   void linkDown(const Address& address);
   Adapter* adapter(const std::string& name);
