@@ -84,18 +84,22 @@ std::optional<absl::Status> AdapterWatchdog::onConnectResult(const std::string& 
     }
     return std::nullopt;
   }
-  if (++w.inProgress >= options_.inProgressFailures) {
-    w.inProgress = 0;
+  const absl::Time now = executor_.now();
+  if (w.inProgress++ == 0) w.inProgressSince = now;
+  const absl::Duration streak = now - w.inProgressSince;
+  if (w.inProgress >= options_.inProgressFailures && streak >= options_.inProgressSpan) {
     wedged(adapter, WedgeKind::kConnect,
-           absl::StrCat(options_.inProgressFailures,
-                        " connects in a row failed with InProgress while the gateway had no other "
-                        "connect in flight on the adapter"));
+           absl::StrCat(w.inProgress, " connects in a row over ", absl::FormatDuration(streak),
+                        " failed with InProgress while the gateway had no other connect in flight "
+                        "on the adapter: longer than another client's connect can hold it"));
   }
+  // Until then it may be another BlueZ client's connect: the caller sees BlueZ's answer.
+  if (w.kind != WedgeKind::kConnect) return std::nullopt;
   absl::Status instead = err::make(
       absl::StatusCode::kUnavailable, err::Reason::kBluezError,
-      absl::StrCat("adapter ", adapter, " refused the connect as busy although the gateway had "
-                   "no other connect in flight on it; the adapter watchdog takes that for a wedged "
-                   "adapter and recovers it"),
+      absl::StrCat("adapter ", adapter, " refuses every connect as busy although the gateway "
+                   "has no other connect in flight on it; the adapter watchdog takes that for a "
+                   "wedged adapter and is recovering it"),
       {{err::kMetaAdapter, adapter}, {err::kMetaAddress, address.toString()}});
   err::forEachMetadata(status, [&](absl::string_view k, absl::string_view v) {
     if (k != err::kMetaAdapter && k != err::kMetaAddress) err::setMetadata(instead, k, v);

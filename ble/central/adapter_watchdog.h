@@ -5,14 +5,15 @@
 //   succeeded) and BlueZ has not reported Discovering=true for `discoveryTimeout`. Silence is
 //   never taken for a wedge: a healthy adapter in an empty room reports nothing, and BlueZ says
 //   Discovering=true all the same.
-// - connects: `inProgressFailures` connects in a row on the adapter failed with InProgress. The
-//   connect scheduler keeps one gateway connect in flight per adapter, so these are not the
-//   gateway's own: another BlueZ client connecting at that moment can cause one, a controller
-//   stuck in a create-connection causes them all until it is reset (users report exactly that:
-//   bleak-retry-connector#226, home-assistant/core#115995 "try power cycling the bluetooth
-//   hardware"). Optionally (`timeoutFailures`, off by default) connects to that many different
-//   devices in a row that time out while CONNECTING: off because a fleet of absent devices times
-//   out too.
+// - connects: at least `inProgressFailures` connects in a row on the adapter failed with
+//   InProgress, over at least `inProgressSpan` from the first to the last. The connect scheduler
+//   keeps one gateway connect in flight per adapter, so these are not the gateway's own. Another
+//   BlueZ client's LE connect holds the adapter too, but for at most the kernel's LE connect
+//   timeout (20 s); a controller stuck in a create-connection refuses every connect until it is
+//   reset (users report exactly that: bleak-retry-connector#226, home-assistant/core#115995 "try
+//   power cycling the bluetooth hardware"). The span tells the two apart. Optionally
+//   (`timeoutFailures`, off by default) connects to that many different devices in a row that time
+//   out while CONNECTING: off because a fleet of absent devices times out too.
 //
 // Recovery ladder, per adapter; each step is logged (adapter.wedged, adapter.recovery) and
 // counted (Metrics::adapterWedged, adapterRecoveries):
@@ -24,9 +25,10 @@
 //    (storm control, Central::settle); Scan streams on it carry on.
 // Healthy again: Discovering=true (discovery), a connect that succeeds (connects).
 //
-// A connect failing with InProgress is the adapter's fault, not the device's: while the watchdog
-// is on, SessionManager shows callers UNAVAILABLE (BLUEZ_ERROR, bluez_error kept in the metadata,
-// session reason WATCHDOG) instead of ABORTED, and does not count it as a failed attempt.
+// Callers see an InProgress connect as ABORTED (IN_PROGRESS) while it may be another client's;
+// once the watchdog has declared the adapter's connects wedged, and until a connect succeeds or a
+// power cycle is done, as UNAVAILABLE (BLUEZ_ERROR, bluez_error kept in the metadata, session
+// reason WATCHDOG). SessionManager never counts an InProgress against max_attempts.
 //
 // Loop thread only.
 #pragma once
@@ -55,6 +57,9 @@ struct WatchdogOptions {
   absl::Duration discoveryTimeout = absl::Seconds(10);
   // Connects in a row failing with InProgress that make a wedge (at least 1).
   std::uint32_t inProgressFailures = 3;
+  // ... and only once they have gone on this long (first to last): longer than another BlueZ
+  // client's LE connect can hold the adapter (the kernel's connect timeout, 20 s).
+  absl::Duration inProgressSpan = absl::Seconds(30);
   // Connects to different devices in a row timing out that make a wedge; 0: not a sign.
   std::uint32_t timeoutFailures = 0;
   // At most one power cycle per adapter per this long.
@@ -98,7 +103,8 @@ class AdapterWatchdog {
     Phase phase = Phase::kHealthy;
     std::optional<WedgeKind> kind;  // of the wedge being recovered
     std::optional<absl::Time> notDiscoveringSince;
-    std::uint32_t inProgress = 0;
+    std::uint32_t inProgress = 0;  // InProgress connects in a row, the first at inProgressSince
+    absl::Time inProgressSince;
     std::set<Address> timedOut;
     absl::Time lastPowerCycle = absl::InfinitePast();
     bool deferredLogged = false;

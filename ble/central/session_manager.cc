@@ -383,7 +383,8 @@ void SessionManager::attemptFailed(const std::shared_ptr<Session>& s, const absl
     adapters = connectObserver_(s->adapter(), s->address(), failure);
   }
   const absl::Status& status = adapters ? *adapters : failure;
-  if (!adapters) s->info_.failedAttempts++;
+  // InProgress: the adapter was busy and the device never tried (session.proto, max_attempts).
+  if (!adapters && result != ConnectResult::kInProgress) s->info_.failedAttempts++;
   log::warn("session.connect_failed",
             {{"address", s->address().toString()}, {"adapter", s->adapter()}, {"error", failure}});
   SessionReason reason = result == ConnectResult::kTimeout ? SessionReason::kConnectTimeout

@@ -95,8 +95,8 @@ class SessionManager {
     persistentListeners_.push_back(std::move(listener));
   }
   // Told the outcome of every connect (the adapter watchdog). It returns the error callers see
-  // instead when it takes a failure as the adapter's; such a failure is not counted against the
-  // session's max_attempts and its reason is WATCHDOG.
+  // instead when it takes a failure for a wedged adapter's; such a failure is not counted against
+  // the session's max_attempts and its reason is WATCHDOG. (An InProgress never counts either.)
   using ConnectObserver = std::function<std::optional<absl::Status>(
       const std::string& adapter, const Address& address, const absl::Status& status)>;
   void observeConnects(ConnectObserver observer) { connectObserver_ = std::move(observer); }

@@ -62,7 +62,12 @@ ABSL_FLAG(bool, adapter_watchdog, true,
 ABSL_FLAG(absl::Duration, watchdog_discovery_timeout, absl::Seconds(10),
           "A gateway discovery that has not turned Discovering on for this long is wedged.");
 ABSL_FLAG(int, watchdog_in_progress_failures, 3,
-          "Connects in a row failing with InProgress on an adapter that make it wedged (1..100).");
+          "Connects in a row failing with InProgress on an adapter that make it wedged (1..100), "
+          "once they span --watchdog_in_progress_span.");
+ABSL_FLAG(absl::Duration, watchdog_in_progress_span, absl::Seconds(30),
+          "How long connects must keep failing with InProgress before the adapter is taken for "
+          "wedged: longer than another BlueZ client's connect can hold it (the kernel's LE "
+          "connect timeout is 20 s). At least 1s.");
 ABSL_FLAG(int, watchdog_timeout_failures, 0,
           "Connects to this many different devices in a row timing out make an adapter wedged "
           "(0: timeouts are no sign; absent devices time out too).");
@@ -194,6 +199,11 @@ int main(int argc, char** argv) {
     return fail(absl::StrCat("--watchdog_in_progress_failures must be 1..100, not ", inProgress));
   }
   options.watchdog.inProgressFailures = static_cast<std::uint32_t>(inProgress);
+  options.watchdog.inProgressSpan = absl::GetFlag(FLAGS_watchdog_in_progress_span);
+  if (options.watchdog.inProgressSpan < absl::Seconds(1)) {
+    return fail(absl::StrCat("--watchdog_in_progress_span must be at least 1s, not ",
+                             absl::FormatDuration(options.watchdog.inProgressSpan)));
+  }
   const int timeouts = absl::GetFlag(FLAGS_watchdog_timeout_failures);
   if (timeouts < 0 || timeouts > 1000) {
     return fail(absl::StrCat("--watchdog_timeout_failures must be 0..1000, not ", timeouts));

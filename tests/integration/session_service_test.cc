@@ -108,8 +108,8 @@ TEST_F(ASessionRpc, ReportsEachKindOfConnectFailure) {
          fake->failNext(Op::kConnect, err::fromBluez("org.bluez.Error.InProgress",
                                                      "Operation already in progress", "connect"));
        },
-       // The adapter watchdog takes an InProgress the gateway did not cause as the adapter's.
-       grpc::StatusCode::UNAVAILABLE, "BLUEZ_ERROR", "org.bluez.Error.InProgress"},
+       // Busy with a connect the gateway did not start: one is no wedge for the watchdog.
+       grpc::StatusCode::ABORTED, "IN_PROGRESS"},
       {[&] { fake->hangNext(Op::kConnect); }, grpc::StatusCode::DEADLINE_EXCEEDED, "TIMEOUT"},
       {[&] {
          fake->failNext(Op::kResolve, err::fromBluez("org.bluez.Error.Failed",

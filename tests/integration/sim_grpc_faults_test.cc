@@ -167,9 +167,9 @@ TEST_P(FaultsOverGrpc, ReportsEachKindOfConnectFailure) {
        grpc::StatusCode::UNAVAILABLE, "BLUEZ_ERROR", "le-connection-abort-by-local"},
       {"failed", sim::ConnectFault::kFailed, absl::ZeroDuration(), grpc::StatusCode::UNAVAILABLE,
        "BLUEZ_ERROR", "Input/output error"},
-      // The adapter watchdog takes an InProgress the gateway did not cause as the adapter's.
+      // Busy with a connect the gateway did not start: one is no wedge for the watchdog.
       {"in-progress", sim::ConnectFault::kInProgress, absl::ZeroDuration(),
-       grpc::StatusCode::UNAVAILABLE, "BLUEZ_ERROR", "refused the connect as busy"},
+       grpc::StatusCode::ABORTED, "IN_PROGRESS", "Operation already in progress"},
       {"hang", sim::ConnectFault::kHang, absl::ZeroDuration(),
        grpc::StatusCode::DEADLINE_EXCEEDED, "TIMEOUT", ""},
   };

@@ -1,6 +1,6 @@
 // The adapter watchdog over the fake backend and the fake clock: the recovery ladder (restart
-// discovery, then power cycle), its rate bound, no false alarm for a quiet healthy adapter, and
-// wedged connects that never reach callers as InProgress.
+// discovery, then power cycle), its rate bound, no false alarm for a quiet healthy adapter nor for
+// an InProgress streak another client's connect could explain, and what callers see meanwhile.
 #include "ble/central/adapter_watchdog.h"
 
 #include "ble/central/scan_hub.h"
@@ -124,42 +124,86 @@ TEST_F(AnAdapterWatchdog, IgnoresAnAdapterThatIsNotDiscoveringForTheGateway) {
   EXPECT_EQ(backend.calls(Op::kSetPowered), 0);
 }
 
-TEST_F(AnAdapterWatchdog, PowerCyclesAnAdapterWhoseConnectsAllFailWithInProgress) {
+TEST_F(AnAdapterWatchdog, PowerCyclesAnAdapterWhoseConnectsFailWithInProgressForLongerThanTheSpan) {
   backend.wedgeConnects("hci0");
   SessionEventLog log;
   auto watch = central->sessions().watch(&log);
   connectPersistent(kDevice);
+  // Another client's connect could hold the adapter this long: no wedge yet, the session keeps
+  // trying after its initial backoff.
+  clock.advance(absl::Seconds(25));
+  const auto inProgress = [&] {
+    return metrics.connectAttempts[static_cast<std::size_t>(ConnectResult::kInProgress)].value();
+  };
+  EXPECT_GE(inProgress(), 10u);
+  EXPECT_EQ(wedges(WedgeKind::kConnect), 0u);
+  EXPECT_EQ(backend.calls(Op::kSetPowered), 0);
   untilConnected();
   EXPECT_EQ(state(), SessionState::kConnected);
   EXPECT_EQ(wedges(WedgeKind::kConnect), 1u);
   // Not discovering: straight to the power cycle.
   EXPECT_EQ(steps(RecoveryStep::kRestartDiscovery), 0u);
   EXPECT_EQ(steps(RecoveryStep::kPowerCycle), 1u);
-  EXPECT_EQ(metrics.connectAttempts[static_cast<std::size_t>(ConnectResult::kInProgress)].value(),
-            3u);
-  // The failures were the adapter's: reason WATCHDOG, not counted against the policy.
+  // Before the wedge was declared the failures were BlueZ's answer (CONNECT_FAILED); the one that
+  // declared it is the watchdog's; none counted against the policy.
+  int busy = 0;
   int watchdog = 0;
   for (const auto& e : log.events) {
+    EXPECT_EQ(e.session.failedAttempts, 0u);
     if (e.session.state != SessionState::kDisconnected) continue;
-    EXPECT_TRUE(e.session.reason == SessionReason::kWatchdog ||
+    busy += e.session.reason == SessionReason::kConnectFailed ? 1 : 0;
+    watchdog += e.session.reason == SessionReason::kWatchdog ? 1 : 0;
+    EXPECT_TRUE(e.session.reason == SessionReason::kConnectFailed ||
+                e.session.reason == SessionReason::kWatchdog ||
                 e.session.reason == SessionReason::kAdapterOff)
         << e.session.detail;
-    watchdog += e.session.reason == SessionReason::kWatchdog ? 1 : 0;
   }
-  EXPECT_EQ(watchdog, 3);
-  for (const auto& e : log.events) EXPECT_EQ(e.session.failedAttempts, 0u);
+  EXPECT_EQ(watchdog, 1);
+  EXPECT_EQ(static_cast<std::uint64_t>(busy + watchdog), inProgress());
 }
 
-TEST_F(AnAdapterWatchdog, NeverShowsAConnectCallerInProgress) {
+TEST_F(AnAdapterWatchdog, TakesAnInProgressStreakShorterThanTheSpanForAnotherClientsConnect) {
   backend.wedgeConnects("hci0");
-  ConnectOptions o;
-  o.address = addr(kDevice);
-  auto s = connect(std::move(o));
+  connectPersistent(kDevice);
+  clock.advance(absl::Seconds(20));  // the kernel's LE connect timeout
+  EXPECT_GE(metrics.connectAttempts[static_cast<std::size_t>(ConnectResult::kInProgress)].value(),
+            3u);
+  backend.wedgeConnects("hci0", false);  // the other client's connect ended
+  untilConnected();
+  EXPECT_EQ(state(), SessionState::kConnected);
+  EXPECT_EQ(wedges(WedgeKind::kConnect), 0u);
+  EXPECT_EQ(backend.calls(Op::kSetPowered), 0);
+  // A success ends the streak: the next one starts from nothing.
+  backend.wedgeConnects("hci0");
+  backend.dropLink(addr(kDevice));
+  clock.advance(absl::Seconds(20));
+  EXPECT_EQ(wedges(WedgeKind::kConnect), 0u);
+}
+
+TEST_F(AnAdapterWatchdog, ShowsCallersInProgressUntilTheAdapterIsTakenForWedged) {
+  backend.wedgeConnects("hci0");
+  const auto connectOnce = [&] {
+    ConnectOptions o;
+    o.address = addr(kDevice);
+    return connect(std::move(o));
+  };
+  // Within the span it may be another client's connect: callers get BlueZ's answer.
+  for (int i = 0; i < 3; ++i) {
+    auto s = connectOnce();
+    ASSERT_FALSE(s.ok());
+    EXPECT_EQ(s.status().code(), absl::StatusCode::kAborted) << s.status();
+    EXPECT_EQ(err::reasonOf(s.status()), err::Reason::kInProgress);
+    clock.advance(absl::Seconds(14));
+  }
+  EXPECT_EQ(wedges(WedgeKind::kConnect), 0u);
+  // 42 s after the first, still refused: the watchdog's.
+  auto s = connectOnce();
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable) << s.status();
   EXPECT_EQ(err::reasonOf(s.status()), err::Reason::kBluezError);
   EXPECT_EQ(err::metadata(s.status(), "bluez_error"), "org.bluez.Error.InProgress");
   EXPECT_EQ(err::metadata(s.status(), "adapter"), "hci0");
+  EXPECT_EQ(wedges(WedgeKind::kConnect), 1u);
 }
 
 TEST_F(AnAdapterWatchdog, PowerCyclesAtMostOncePerInterval) {
