@@ -159,6 +159,10 @@ class Session : public std::enable_shared_from_this<Session> {
   // attempt waits for the previous link to be closed.
   Timer backoffTimer_;
   bool requeueAfterClose_ = false;
+  // Attempts in a row the adapter refused as busy (InProgress): not failed attempts (they do not
+  // count against max_attempts) but they grow the backoff like them, so that sessions on a busy
+  // or wedged adapter do not retry at the initial backoff for ever.
+  std::uint32_t busyAttempts_ = 0;
   std::map<std::uint64_t, Waiter> waiters_;
   std::map<std::uint64_t, absl::AnyInvocable<void(const absl::Status&)>> linkWatchers_;
 };

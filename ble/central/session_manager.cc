@@ -353,6 +353,7 @@ void SessionManager::servicesResolved(const std::shared_ptr<Session>& s,
   s->info_.mtu = backend_.mtu(s->adapter(), s->address()).value_or(kDefaultAttMtu);
   s->info_.connects++;
   s->info_.failedAttempts = 0;
+  s->busyAttempts_ = 0;
   s->info_.connectTime = now;
   s->info_.nextAttemptTime.reset();
   refreshPolicy(*s);  // the services it offers may select its policy (DeviceSelector.service_uuids)
@@ -384,7 +385,11 @@ void SessionManager::attemptFailed(const std::shared_ptr<Session>& s, const absl
   }
   const absl::Status& status = adapters ? *adapters : failure;
   // InProgress: the adapter was busy and the device never tried (session.proto, max_attempts).
-  if (!adapters && result != ConnectResult::kInProgress) s->info_.failedAttempts++;
+  if (adapters || result == ConnectResult::kInProgress) {
+    s->busyAttempts_++;
+  } else {
+    s->info_.failedAttempts++;
+  }
   log::warn("session.connect_failed",
             {{"address", s->address().toString()}, {"adapter", s->adapter()}, {"error", failure}});
   SessionReason reason = result == ConnectResult::kTimeout ? SessionReason::kConnectTimeout

@@ -130,9 +130,10 @@ void SessionManager::planNext(const std::shared_ptr<Session>& s) {
     giveUp(s, settings);
     return;
   }
-  // A link that was up starts again at n = 1 (session.proto, ReconnectSettings).
-  const absl::Duration delay =
-      backoffDelay(settings, std::max<std::uint32_t>(1, s->info_.failedAttempts), random_);
+  // A link that was up starts again at n = 1 (session.proto, ReconnectSettings); attempts the
+  // adapter refused as busy grow the delay too.
+  const absl::Duration delay = backoffDelay(
+      settings, std::max<std::uint32_t>(1, s->info_.failedAttempts + s->busyAttempts_), random_);
   s->info_.nextAttemptTime = executor_.now() + delay;
   setState(*s, SessionState::kBackingOff, s->info_.reason, s->info_.detail);
   std::weak_ptr<Session> weak = s;
