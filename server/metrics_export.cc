@@ -1,8 +1,9 @@
 #include "server/metrics_export.h"
 
+#include <dirent.h>
 #include <unistd.h>
 
-#include <dirent.h>
+#include <array>
 #include <fstream>
 #include <sstream>
 
@@ -44,6 +45,30 @@ void add(std::vector<MetricFamily>& out, const std::string& name, const std::str
   out.push_back(std::move(f));
 }
 
+double d(std::uint64_t v) { return static_cast<double>(v); }
+double d(std::int64_t v) { return static_cast<double>(v); }
+
+// One counter or gauge per value of `Enum`, labelled `label` = nameOf(value): a Prometheus family,
+// and the same figures for MetricsService (appended to `out`, a repeated LabeledCounter field).
+template <typename Enum, typename Cell, std::size_t N>
+MetricFamily byEnum(std::string name, std::string help, MetricType type, const char* label,
+                    const std::array<Cell, N>& cells, const char* (*nameOf)(Enum)) {
+  auto f = family(std::move(name), std::move(help), type);
+  for (std::size_t i = 0; i < N; ++i) {
+    f.metric.push_back(sample(d(cells[i].value()), type, {{label, nameOf(static_cast<Enum>(i))}}));
+  }
+  return f;
+}
+template <typename Enum, typename Cell, std::size_t N, typename Repeated>
+void fillByEnum(const std::array<Cell, N>& cells, const char* label, const char* (*nameOf)(Enum),
+                Repeated* out) {
+  for (std::size_t i = 0; i < N; ++i) {
+    auto* c = out->Add();
+    (*c->mutable_labels())[label] = nameOf(static_cast<Enum>(i));
+    c->set_value(static_cast<std::uint64_t>(cells[i].value()));
+  }
+}
+
 ClientMetric histogramSample(const Histogram::Snapshot& s,
                              std::vector<ClientMetric::Label> labels = {}) {
   ClientMetric m;
@@ -66,8 +91,6 @@ void fillHistogram(const Histogram::Snapshot& s, v1::Histogram* out) {
   out->set_sum(s.sum);
 }
 
-double d(std::uint64_t v) { return static_cast<double>(v); }
-double d(std::int64_t v) { return static_cast<double>(v); }
 
 // Process figures from /proc/self, as Prometheus client libraries export them.
 struct ProcessFigures {
@@ -133,23 +156,10 @@ std::vector<MetricFamily> MetricsExport::Collect() const {
       G, d(m.discoverySessions.value()));
 
   // Sessions.
-  {
-    auto f = family("gattway_sessions", "Sessions by state.", G);
-    for (std::size_t s = 0; s < m.sessions.size(); ++s) {
-      f.metric.push_back(sample(
-          d(m.sessions[s].value()), G,
-          {{"state", sessionStateMetricName(static_cast<SessionStateMetric>(s))}}));
-    }
-    out.push_back(std::move(f));
-  }
-  {
-    auto f = family("gattway_connect_attempts_total", "Connect attempts by result.", C);
-    for (std::size_t r = 0; r < m.connectAttempts.size(); ++r) {
-      f.metric.push_back(sample(d(m.connectAttempts[r].value()), C,
-                                {{"result", connectResultName(static_cast<ConnectResult>(r))}}));
-    }
-    out.push_back(std::move(f));
-  }
+  out.push_back(byEnum("gattway_sessions", "Sessions by state.", G, "state", m.sessions,
+                       sessionStateMetricName));
+  out.push_back(byEnum("gattway_connect_attempts_total", "Connect attempts by result.", C, "result",
+                       m.connectAttempts, connectResultName));
   {
     auto f = family("gattway_connect_duration_seconds",
                     "Time from connect start to services resolved, successful attempts.",
@@ -195,14 +205,8 @@ std::vector<MetricFamily> MetricsExport::Collect() const {
       "Notification values on subscriptions a policy keeps, dropped because no Subscribe stream "
       "was open.",
       C, d(m.notificationsUnclaimed.value()));
-  {
-    auto f = family("gattway_batches_total", "Execute batches by outcome.", C);
-    for (std::size_t o = 0; o < m.batches.size(); ++o) {
-      f.metric.push_back(sample(d(m.batches[o].value()), C,
-                                {{"outcome", batchOutcomeName(static_cast<BatchOutcome>(o))}}));
-    }
-    out.push_back(std::move(f));
-  }
+  out.push_back(byEnum("gattway_batches_total", "Execute batches by outcome.", C, "outcome",
+                       m.batches, batchOutcomeName));
   add(out, "gattway_subscribe_streams", "Open Subscribe streams.", G,
       d(m.subscribeStreams.value()));
 
@@ -228,24 +232,12 @@ std::vector<MetricFamily> MetricsExport::Collect() const {
       d(m.bluezRestarts.value()));
   add(out, "gattway_dbus_signals_received_total", "D-Bus signals received from BlueZ.", C,
       d(m.dbusSignalsReceived.value()));
-  {
-    auto f = family("gattway_adapter_wedged_total",
-                    "Wedged adapters the watchdog noticed, by kind.", C);
-    for (std::size_t k = 0; k < m.adapterWedged.size(); ++k) {
-      f.metric.push_back(sample(d(m.adapterWedged[k].value()), C,
-                                {{"kind", wedgeKindName(static_cast<WedgeKind>(k))}}));
-    }
-    out.push_back(std::move(f));
-  }
-  {
-    auto f = family("gattway_adapter_recoveries_total",
-                    "Recovery steps the adapter watchdog took (or deferred), by step.", C);
-    for (std::size_t r = 0; r < m.adapterRecoveries.size(); ++r) {
-      f.metric.push_back(sample(d(m.adapterRecoveries[r].value()), C,
-                                {{"step", recoveryStepName(static_cast<RecoveryStep>(r))}}));
-    }
-    out.push_back(std::move(f));
-  }
+  out.push_back(byEnum("gattway_adapter_wedged_total",
+                       "Wedged adapters the watchdog noticed, by kind.", C, "kind",
+                       m.adapterWedged, wedgeKindName));
+  out.push_back(byEnum("gattway_adapter_recoveries_total",
+                       "Recovery steps the adapter watchdog took (or deferred), by step.", C, "step",
+                       m.adapterRecoveries, recoveryStepName));
   {
     auto powered = family("gattway_adapter_powered", "Whether the adapter is powered.", G);
     auto inUse = family("gattway_connection_slots_in_use", "LE links the gateway holds.", G);
@@ -301,16 +293,8 @@ void MetricsExport::fill(v1::GetMetricsResponse* out, absl::Time now) const {
   scan->set_discovery_sessions(static_cast<std::uint32_t>(m.discoverySessions.value()));
 
   auto* sessions = out->mutable_sessions();
-  for (std::size_t s = 0; s < m.sessions.size(); ++s) {
-    auto* c = sessions->add_sessions();
-    (*c->mutable_labels())["state"] = sessionStateMetricName(static_cast<SessionStateMetric>(s));
-    c->set_value(static_cast<std::uint64_t>(m.sessions[s].value()));
-  }
-  for (std::size_t r = 0; r < m.connectAttempts.size(); ++r) {
-    auto* c = sessions->add_connect_attempts();
-    (*c->mutable_labels())["result"] = connectResultName(static_cast<ConnectResult>(r));
-    c->set_value(m.connectAttempts[r].value());
-  }
+  fillByEnum(m.sessions, "state", sessionStateMetricName, sessions->mutable_sessions());
+  fillByEnum(m.connectAttempts, "result", connectResultName, sessions->mutable_connect_attempts());
   fillHistogram(m.connectDuration.snapshot(), sessions->mutable_connect_duration());
   sessions->set_reconnects(m.reconnects.value());
   sessions->set_give_ups(m.giveUps.value());
@@ -334,11 +318,7 @@ void MetricsExport::fill(v1::GetMetricsResponse* out, absl::Time now) const {
   gatt->set_notifications_delivered(m.notificationsDelivered.value());
   gatt->set_notifications_dropped(m.notificationsDropped.value());
   gatt->set_notifications_unclaimed(m.notificationsUnclaimed.value());
-  for (std::size_t o = 0; o < m.batches.size(); ++o) {
-    auto* c = gatt->add_batches();
-    (*c->mutable_labels())["outcome"] = batchOutcomeName(static_cast<BatchOutcome>(o));
-    c->set_value(m.batches[o].value());
-  }
+  fillByEnum(m.batches, "outcome", batchOutcomeName, gatt->mutable_batches());
   gatt->set_active_subscriptions(static_cast<std::uint32_t>(m.subscribeStreams.value()));
 
   auto* peripheral = out->mutable_peripheral();
@@ -353,16 +333,8 @@ void MetricsExport::fill(v1::GetMetricsResponse* out, absl::Time now) const {
   bluez->set_up(m.bluezUp.value() != 0);
   bluez->set_restarts(m.bluezRestarts.value());
   bluez->set_signals_received(m.dbusSignalsReceived.value());
-  for (std::size_t k = 0; k < m.adapterWedged.size(); ++k) {
-    auto* c = bluez->add_adapter_wedged();
-    (*c->mutable_labels())["kind"] = wedgeKindName(static_cast<WedgeKind>(k));
-    c->set_value(m.adapterWedged[k].value());
-  }
-  for (std::size_t r = 0; r < m.adapterRecoveries.size(); ++r) {
-    auto* c = bluez->add_adapter_recoveries();
-    (*c->mutable_labels())["step"] = recoveryStepName(static_cast<RecoveryStep>(r));
-    c->set_value(m.adapterRecoveries[r].value());
-  }
+  fillByEnum(m.adapterWedged, "kind", wedgeKindName, bluez->mutable_adapter_wedged());
+  fillByEnum(m.adapterRecoveries, "step", recoveryStepName, bluez->mutable_adapter_recoveries());
   for (const auto& [name, a] : m.adapters()) {
     auto* slots = bluez->add_adapters();
     slots->set_adapter(name);
